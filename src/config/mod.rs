@@ -1,0 +1,1 @@
+//! my.cnf access (work in progress).

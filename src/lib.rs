@@ -9,11 +9,16 @@ use std::process::ExitCode;
 
 mod config;
 pub mod exit;
-mod log;
+mod fsutil;
+mod logger;
+mod net;
+mod parent;
+mod protocol;
+mod signals;
 
 /// Runs one SST role with mariadbd's arguments and returns the exit status.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     let _args: Vec<OsString> = args.into_iter().collect();
-    log::init(false);
+    logger::init(false);
     ExitCode::from(exit::Exit::Ok.code())
 }

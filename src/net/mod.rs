@@ -1,0 +1,12 @@
+//! Sockets: addresses, the listener, timed streams, framed connections and
+//! the handshake. Knows frames and sockets, nothing of files.
+
+pub(crate) mod address;
+mod connection;
+pub(crate) mod handshake;
+mod listener;
+mod stream;
+
+pub(crate) use connection::Connection;
+pub(crate) use listener::Listener;
+pub(crate) use stream::TimedStream;

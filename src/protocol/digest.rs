@@ -1,0 +1,175 @@
+//! Block hashes and the file digest.
+//!
+//! A block hash is XXH3-128 of the block's bytes; a file digest is XXH3-128
+//! over the big-endian block hashes in block order. Blocks are hashed by
+//! several threads on both sides, so [`Fold`] accepts them in any order and
+//! folds them as soon as the next one in order is known; only the
+//! out-of-order ones are held, within a fixed bound.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail, ensure};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+/// Out-of-order block hashes one file may hold before the peer is judged
+/// broken; far above what parallel streams legitimately cause.
+const MAX_PENDING: usize = 1 << 22;
+
+/// The hash of one block.
+pub(crate) fn block_hash(data: &[u8]) -> u128 {
+    xxh3_128(data)
+}
+
+/// The hash of `len` zero bytes: the hash of a block a sparse file does
+/// not store.
+pub(crate) fn zero_hash(len: u64) -> u128 {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let mut hasher = Xxh3::new();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        hasher.update(&ZEROS[..n]);
+        left -= n as u64;
+    }
+    hasher.digest128()
+}
+
+/// How many blocks of `block_size` a file of `size` bytes has.
+pub(crate) fn block_count(size: u64, block_size: u32) -> u64 {
+    size.div_ceil(u64::from(block_size))
+}
+
+/// Folds block hashes arriving in any order into the file digest.
+pub(crate) struct Fold {
+    blocks: u64,
+    next: u64,
+    pending: BTreeMap<u64, u128>,
+    hasher: Xxh3,
+}
+
+impl std::fmt::Debug for Fold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fold")
+            .field("blocks", &self.blocks)
+            .field("next", &self.next)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Fold {
+    /// A fold for a file of `blocks` blocks.
+    pub(crate) fn new(blocks: u64) -> Fold {
+        Fold {
+            blocks,
+            next: 0,
+            pending: BTreeMap::new(),
+            hasher: Xxh3::new(),
+        }
+    }
+
+    /// Adds the hash of block `index`. Each block may be added once.
+    pub(crate) fn add(&mut self, index: u64, hash: u128) -> Result<()> {
+        ensure!(
+            index < self.blocks,
+            "block {index} is beyond the file's {} blocks",
+            self.blocks
+        );
+        if index < self.next || self.pending.contains_key(&index) {
+            bail!("block {index} arrived twice");
+        }
+        if index != self.next {
+            ensure!(
+                self.pending.len() < MAX_PENDING,
+                "too many blocks out of order"
+            );
+            self.pending.insert(index, hash);
+            return Ok(());
+        }
+        self.hasher.update(&hash.to_be_bytes());
+        self.next += 1;
+        while let Some(hash) = self.pending.remove(&self.next) {
+            self.hasher.update(&hash.to_be_bytes());
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// True once every block was added.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.next == self.blocks
+    }
+
+    /// Blocks still missing.
+    pub(crate) fn missing(&self) -> u64 {
+        self.blocks - self.next - self.pending.len() as u64
+    }
+
+    /// The digest, once complete.
+    pub(crate) fn digest(&self) -> Option<u128> {
+        self.is_complete().then(|| self.hasher.digest128())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest_in_order(hashes: &[u128]) -> u128 {
+        let mut fold = Fold::new(hashes.len() as u64);
+        for (i, h) in hashes.iter().enumerate() {
+            fold.add(i as u64, *h).expect("in order");
+        }
+        fold.digest().expect("complete")
+    }
+
+    #[test]
+    fn order_of_arrival_does_not_matter() {
+        let hashes: Vec<u128> = (0..10u8).map(|i| block_hash(&[i; 100])).collect();
+        let want = digest_in_order(&hashes);
+        let mut fold = Fold::new(10);
+        for i in [3u64, 9, 0, 1, 2, 8, 7, 4, 6] {
+            fold.add(i, hashes[i as usize]).expect("new block");
+            assert!(!fold.is_complete());
+        }
+        assert_eq!(fold.missing(), 1);
+        fold.add(5, hashes[5]).expect("last block");
+        assert_eq!(fold.digest(), Some(want));
+    }
+
+    #[test]
+    fn digest_is_xxh3_over_block_hashes() {
+        let hashes = [block_hash(b"a"), block_hash(b"b")];
+        let mut concat = Vec::new();
+        concat.extend_from_slice(&hashes[0].to_be_bytes());
+        concat.extend_from_slice(&hashes[1].to_be_bytes());
+        assert_eq!(digest_in_order(&hashes), xxh3_128(&concat));
+        assert_eq!(digest_in_order(&[]), xxh3_128(b""));
+    }
+
+    #[test]
+    fn duplicates_and_strays_are_refused() {
+        let mut fold = Fold::new(3);
+        fold.add(1, 11).expect("first time");
+        assert!(fold.add(1, 11).is_err(), "duplicate pending");
+        fold.add(0, 10).expect("first time");
+        assert!(fold.add(0, 10).is_err(), "duplicate folded");
+        assert!(fold.add(3, 13).is_err(), "beyond the end");
+        assert_eq!(fold.digest(), None);
+    }
+
+    #[test]
+    fn zero_hash_matches_hashing_zeros() {
+        for len in [0u64, 1, 4096, 65536, 65537, 1 << 20] {
+            assert_eq!(zero_hash(len), block_hash(&vec![0; len as usize]), "{len}");
+        }
+    }
+
+    #[test]
+    fn block_counts() {
+        assert_eq!(block_count(0, 4096), 0);
+        assert_eq!(block_count(1, 4096), 1);
+        assert_eq!(block_count(4096, 4096), 1);
+        assert_eq!(block_count(4097, 4096), 2);
+    }
+}

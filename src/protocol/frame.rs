@@ -1,0 +1,614 @@
+//! Frames: the messages of the protocol, as bytes. Knows nothing of sockets.
+//!
+//! [`Frame::encode`] appends header and body to a buffer; [`parse_header`]
+//! checks a header before the body is read (unknown kind, oversized body);
+//! [`Frame::decode`] parses a body that borrows from the read buffer.
+
+use anyhow::{Context, Result, bail, ensure};
+
+use super::{MAX_BLOCK, MAX_PATH};
+
+/// Bytes of a frame header: kind (1) and body length (4).
+pub(crate) const HEADER_LEN: usize = 5;
+
+/// Bytes before the payload of a `Block` frame: header, id, offset, hash.
+pub(crate) const BLOCK_PREFIX: usize = HEADER_LEN + 4 + 8 + 16;
+
+/// Largest body of any frame but `Block`: a path plus a few fields.
+const SMALL_MAX: u32 = 8 << 10;
+
+macro_rules! kinds {
+    ($($name:ident = $code:literal),* $(,)?) => {
+        /// The frame kinds; the numbers are the wire codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Kind { $($name = $code),* }
+
+        impl Kind {
+            fn from_code(code: u8) -> Option<Kind> {
+                match code {
+                    $($code => Some(Kind::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Hello = 1, Challenge = 2, Proof = 3, Welcome = 4, Refuse = 5,
+    Begin = 6, Dir = 7, File = 8, ManifestEnd = 9, Ready = 10,
+    Block = 11, Hole = 12, Digest = 13, End = 14,
+    Complete = 15, Done = 16, Ping = 17,
+}
+
+impl Kind {
+    /// The largest body this kind may have; checked before allocating.
+    pub(crate) fn max_len(self) -> u32 {
+        match self {
+            Kind::Block => (BLOCK_PREFIX - HEADER_LEN) as u32 + MAX_BLOCK,
+            _ => SMALL_MAX,
+        }
+    }
+}
+
+/// Which connection a handshake opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    Control = 1,
+    Data = 2,
+}
+
+/// Whether the donor sends a snapshot or only the state (IST, `--bypass`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Sst = 1,
+    Bypass = 2,
+}
+
+/// The file classes of the rsync method; each lives in its own directory
+/// on each side (spec §5.3), so the joiner places it by class, not by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Class {
+    /// Database directories under the datadir (paths `db/...`).
+    Data = 1,
+    /// `ibdata*`, `ib_lru_dump`, from `innodb_data_home_dir`.
+    SysTablespace = 2,
+    /// `ib_logfile0`, from `innodb_log_group_home_dir`.
+    Redo = 3,
+    /// `undo*`, from `innodb_undo_directory`.
+    Undo = 4,
+    /// `aria_log_control`, `aria_log.*`, from `aria_log_dir_path`.
+    AriaLog = 5,
+    /// The newest binary logs, flattened to their base names.
+    Binlog = 6,
+}
+
+impl Class {
+    pub(crate) const ALL: [Class; 6] = [
+        Class::Data,
+        Class::SysTablespace,
+        Class::Redo,
+        Class::Undo,
+        Class::AriaLog,
+        Class::Binlog,
+    ];
+
+    fn from_code(code: u8) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| *c as u8 == code)
+    }
+}
+
+/// One protocol message. Variable-length fields borrow from the buffer
+/// the frame was read into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Frame<'a> {
+    Hello {
+        min_version: u16,
+        max_version: u16,
+        channel: Channel,
+        nonce: [u8; 16],
+    },
+    Challenge {
+        version: u16,
+        nonce: [u8; 16],
+        proof: [u8; 32],
+    },
+    Proof {
+        proof: [u8; 32],
+    },
+    Welcome,
+    Refuse {
+        reason: &'a [u8],
+    },
+    Begin {
+        mode: Mode,
+        streams: u16,
+        block_size: u32,
+    },
+    Dir {
+        class: Class,
+        path: &'a [u8],
+    },
+    File {
+        id: u32,
+        class: Class,
+        size: u64,
+        mode: u32,
+        path: &'a [u8],
+    },
+    ManifestEnd {
+        files: u32,
+        bytes: u64,
+    },
+    Ready,
+    Block {
+        id: u32,
+        offset: u64,
+        hash: u128,
+        data: &'a [u8],
+    },
+    Hole {
+        id: u32,
+        offset: u64,
+        len: u32,
+    },
+    Digest {
+        id: u32,
+        digest: u128,
+    },
+    End,
+    Complete {
+        bypass: bool,
+        state: &'a [u8],
+    },
+    Done,
+    Ping,
+}
+
+/// Checks a frame header; returns the kind and the body length.
+pub(crate) fn parse_header(header: &[u8; HEADER_LEN]) -> Result<(Kind, u32)> {
+    let kind =
+        Kind::from_code(header[0]).with_context(|| format!("unknown frame kind {}", header[0]))?;
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
+    ensure!(
+        len <= kind.max_len(),
+        "{kind:?} frame of {len} bytes exceeds the limit of {}",
+        kind.max_len()
+    );
+    Ok((kind, len))
+}
+
+/// The prefix of a `Block` frame whose payload the caller places right
+/// after it, so a block read from disk is sent without copying.
+pub(crate) fn block_prefix(id: u32, offset: u64, hash: u128, len: u32) -> [u8; BLOCK_PREFIX] {
+    let mut out = [0u8; BLOCK_PREFIX];
+    out[0] = Kind::Block as u8;
+    out[1..5].copy_from_slice(&(len + (BLOCK_PREFIX - HEADER_LEN) as u32).to_be_bytes());
+    out[5..9].copy_from_slice(&id.to_be_bytes());
+    out[9..17].copy_from_slice(&offset.to_be_bytes());
+    out[17..33].copy_from_slice(&hash.to_be_bytes());
+    out
+}
+
+impl Frame<'_> {
+    /// The frame's kind.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Frame::Hello { .. } => Kind::Hello,
+            Frame::Challenge { .. } => Kind::Challenge,
+            Frame::Proof { .. } => Kind::Proof,
+            Frame::Welcome => Kind::Welcome,
+            Frame::Refuse { .. } => Kind::Refuse,
+            Frame::Begin { .. } => Kind::Begin,
+            Frame::Dir { .. } => Kind::Dir,
+            Frame::File { .. } => Kind::File,
+            Frame::ManifestEnd { .. } => Kind::ManifestEnd,
+            Frame::Ready => Kind::Ready,
+            Frame::Block { .. } => Kind::Block,
+            Frame::Hole { .. } => Kind::Hole,
+            Frame::Digest { .. } => Kind::Digest,
+            Frame::End => Kind::End,
+            Frame::Complete { .. } => Kind::Complete,
+            Frame::Done => Kind::Done,
+            Frame::Ping => Kind::Ping,
+        }
+    }
+
+    /// Appends header and body to `out`. Fails only for a field longer
+    /// than its limit (a bug of ours, never of the peer).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        out.push(self.kind() as u8);
+        out.extend_from_slice(&[0; 4]);
+        match self {
+            Frame::Hello {
+                min_version,
+                max_version,
+                channel,
+                nonce,
+            } => {
+                out.extend_from_slice(&min_version.to_be_bytes());
+                out.extend_from_slice(&max_version.to_be_bytes());
+                out.push(*channel as u8);
+                out.extend_from_slice(nonce);
+            }
+            Frame::Challenge {
+                version,
+                nonce,
+                proof,
+            } => {
+                out.extend_from_slice(&version.to_be_bytes());
+                out.extend_from_slice(nonce);
+                out.extend_from_slice(proof);
+            }
+            Frame::Proof { proof } => out.extend_from_slice(proof),
+            Frame::Refuse { reason } => put_bytes(out, reason)?,
+            Frame::Begin {
+                mode,
+                streams,
+                block_size,
+            } => {
+                out.push(*mode as u8);
+                out.extend_from_slice(&streams.to_be_bytes());
+                out.extend_from_slice(&block_size.to_be_bytes());
+            }
+            Frame::Dir { class, path } => {
+                out.push(*class as u8);
+                put_bytes(out, path)?;
+            }
+            Frame::File {
+                id,
+                class,
+                size,
+                mode,
+                path,
+            } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.push(*class as u8);
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(&mode.to_be_bytes());
+                put_bytes(out, path)?;
+            }
+            Frame::ManifestEnd { files, bytes } => {
+                out.extend_from_slice(&files.to_be_bytes());
+                out.extend_from_slice(&bytes.to_be_bytes());
+            }
+            Frame::Block {
+                id,
+                offset,
+                hash,
+                data,
+            } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&hash.to_be_bytes());
+                out.extend_from_slice(data);
+            }
+            Frame::Hole { id, offset, len } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
+            }
+            Frame::Digest { id, digest } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&digest.to_be_bytes());
+            }
+            Frame::Complete { bypass, state } => {
+                out.push(u8::from(*bypass));
+                put_bytes(out, state)?;
+            }
+            Frame::Welcome | Frame::Ready | Frame::End | Frame::Done | Frame::Ping => {}
+        }
+        let len = out.len() - start - HEADER_LEN;
+        let kind = self.kind();
+        ensure!(
+            len <= kind.max_len() as usize,
+            "{kind:?} frame of {len} bytes exceeds the limit"
+        );
+        out[start + 1..start + HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+}
+
+impl<'a> Frame<'a> {
+    /// Parses the body of a frame whose header [`parse_header`] accepted.
+    pub(crate) fn decode(kind: Kind, body: &'a [u8]) -> Result<Frame<'a>> {
+        let mut b = Body { buf: body };
+        let frame = match kind {
+            Kind::Hello => Frame::Hello {
+                min_version: b.u16()?,
+                max_version: b.u16()?,
+                channel: match b.u8()? {
+                    1 => Channel::Control,
+                    2 => Channel::Data,
+                    other => bail!("unknown channel {other}"),
+                },
+                nonce: b.array()?,
+            },
+            Kind::Challenge => Frame::Challenge {
+                version: b.u16()?,
+                nonce: b.array()?,
+                proof: b.array()?,
+            },
+            Kind::Proof => Frame::Proof { proof: b.array()? },
+            Kind::Welcome => Frame::Welcome,
+            Kind::Refuse => Frame::Refuse { reason: b.bytes()? },
+            Kind::Begin => Frame::Begin {
+                mode: match b.u8()? {
+                    1 => Mode::Sst,
+                    2 => Mode::Bypass,
+                    other => bail!("unknown transfer mode {other}"),
+                },
+                streams: b.u16()?,
+                block_size: b.u32()?,
+            },
+            Kind::Dir => Frame::Dir {
+                class: b.class()?,
+                path: b.path()?,
+            },
+            Kind::File => Frame::File {
+                id: b.u32()?,
+                class: b.class()?,
+                size: b.u64()?,
+                mode: b.u32()?,
+                path: b.path()?,
+            },
+            Kind::ManifestEnd => Frame::ManifestEnd {
+                files: b.u32()?,
+                bytes: b.u64()?,
+            },
+            Kind::Ready => Frame::Ready,
+            Kind::Block => Frame::Block {
+                id: b.u32()?,
+                offset: b.u64()?,
+                hash: u128::from_be_bytes(b.array()?),
+                data: b.rest(),
+            },
+            Kind::Hole => Frame::Hole {
+                id: b.u32()?,
+                offset: b.u64()?,
+                len: b.u32()?,
+            },
+            Kind::Digest => Frame::Digest {
+                id: b.u32()?,
+                digest: u128::from_be_bytes(b.array()?),
+            },
+            Kind::End => Frame::End,
+            Kind::Complete => Frame::Complete {
+                bypass: match b.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => bail!("bad bypass flag {other}"),
+                },
+                state: b.bytes()?,
+            },
+            Kind::Done => Frame::Done,
+            Kind::Ping => Frame::Ping,
+        };
+        ensure!(
+            b.buf.is_empty(),
+            "{kind:?} frame has {} trailing bytes",
+            b.buf.len()
+        );
+        Ok(frame)
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
+    let len = u16::try_from(bytes.len()).context("field longer than 65535 bytes")?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// A cursor over a frame body; every read is bounds-checked.
+struct Body<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Body<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        ensure!(self.buf.len() >= n, "frame body too short");
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let len = self.u16()?;
+        self.take(len.into())
+    }
+
+    fn path(&mut self) -> Result<&'a [u8]> {
+        let path = self.bytes()?;
+        ensure!(path.len() <= MAX_PATH, "path of {} bytes", path.len());
+        Ok(path)
+    }
+
+    fn class(&mut self) -> Result<Class> {
+        let code = self.u8()?;
+        Class::from_code(code).with_context(|| format!("unknown file class {code}"))
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(frame: &Frame<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame.encode(&mut out).expect("encodes");
+        let header: [u8; HEADER_LEN] = out[..HEADER_LEN].try_into().expect("header");
+        let (kind, len) = parse_header(&header).expect("valid header");
+        assert_eq!(len as usize, out.len() - HEADER_LEN);
+        let decoded = Frame::decode(kind, &out[HEADER_LEN..]).expect("decodes");
+        assert_eq!(&decoded, frame);
+        out
+    }
+
+    #[test]
+    fn hello_exact_bytes() {
+        let bytes = round_trip(&Frame::Hello {
+            min_version: 1,
+            max_version: 2,
+            channel: Channel::Data,
+            nonce: [0xab; 16],
+        });
+        let mut want = vec![1, 0, 0, 0, 21, 0, 1, 0, 2, 2];
+        want.extend_from_slice(&[0xab; 16]);
+        assert_eq!(bytes, want);
+    }
+
+    #[test]
+    fn file_exact_bytes() {
+        let bytes = round_trip(&Frame::File {
+            id: 7,
+            class: Class::Data,
+            size: 0x0102,
+            mode: 0o640,
+            path: b"db/t#P#p0.ibd",
+        });
+        let mut want = vec![8, 0, 0, 0, 32];
+        want.extend_from_slice(&[0, 0, 0, 7, 1]);
+        want.extend_from_slice(&[0, 0, 0, 0, 0, 0, 1, 2]);
+        want.extend_from_slice(&0o640u32.to_be_bytes());
+        want.extend_from_slice(&[0, 13]);
+        want.extend_from_slice(b"db/t#P#p0.ibd");
+        assert_eq!(bytes, want);
+    }
+
+    #[test]
+    fn block_prefix_matches_encode() {
+        let data = [7u8; 10];
+        let frame = Frame::Block {
+            id: 3,
+            offset: 1 << 20,
+            hash: 0x0011_2233_4455_6677_8899_aabb_ccdd_eeff,
+            data: &data,
+        };
+        let bytes = round_trip(&frame);
+        let prefix = block_prefix(3, 1 << 20, 0x0011_2233_4455_6677_8899_aabb_ccdd_eeff, 10);
+        assert_eq!(&bytes[..BLOCK_PREFIX], &prefix);
+        assert_eq!(&bytes[BLOCK_PREFIX..], &data);
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let frames = [
+            Frame::Challenge {
+                version: 1,
+                nonce: [1; 16],
+                proof: [2; 32],
+            },
+            Frame::Proof { proof: [3; 32] },
+            Frame::Welcome,
+            Frame::Refuse {
+                reason: b"bad proof",
+            },
+            Frame::Begin {
+                mode: Mode::Bypass,
+                streams: 4,
+                block_size: 1 << 20,
+            },
+            Frame::Dir {
+                class: Class::Data,
+                path: b"db",
+            },
+            Frame::ManifestEnd {
+                files: 9,
+                bytes: 1 << 40,
+            },
+            Frame::Ready,
+            Frame::Hole {
+                id: 1,
+                offset: 2,
+                len: 3,
+            },
+            Frame::Digest { id: 5, digest: 6 },
+            Frame::End,
+            Frame::Complete {
+                bypass: true,
+                state: b"6d1f4a2c-0000-0000-0000-000000009b1e:42 0",
+            },
+            Frame::Done,
+            Frame::Ping,
+        ];
+        for frame in &frames {
+            round_trip(frame);
+        }
+    }
+
+    #[test]
+    fn headers_are_checked_before_allocating() {
+        assert!(parse_header(&[0, 0, 0, 0, 0]).is_err(), "kind 0");
+        assert!(parse_header(&[200, 0, 0, 0, 0]).is_err(), "unknown kind");
+        let too_big = (SMALL_MAX + 1).to_be_bytes();
+        let header = [
+            Kind::File as u8,
+            too_big[0],
+            too_big[1],
+            too_big[2],
+            too_big[3],
+        ];
+        assert!(parse_header(&header).is_err(), "oversized file frame");
+        let max = Kind::Block.max_len().to_be_bytes();
+        assert!(parse_header(&[Kind::Block as u8, max[0], max[1], max[2], max[3]]).is_ok());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        assert!(Frame::decode(Kind::Hello, &[0, 1]).is_err(), "short");
+        assert!(Frame::decode(Kind::Ready, &[0]).is_err(), "trailing");
+        assert!(Frame::decode(Kind::Dir, &[9, 0, 0]).is_err(), "bad class");
+        assert!(
+            Frame::decode(Kind::Dir, &[1, 0, 5, b'a']).is_err(),
+            "short path"
+        );
+        assert!(
+            Frame::decode(Kind::Complete, &[2, 0, 0]).is_err(),
+            "bad flag"
+        );
+        // Every prefix of every valid body, and arbitrary bytes, must not panic.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for code in 1..=17u8 {
+            let kind = Kind::from_code(code).expect("known kind");
+            for len in 0..64 {
+                let body: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                let _ = Frame::decode(kind, &body);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The rsrsync wire protocol, version 1.
+//!
+//! # Connections
+//!
+//! The joiner listens on the SST port and publishes
+//! `[user]:<secret>@<host>:<port>/rsrsync_sst//<version>` in its `ready`
+//! line. The donor opens one **control** connection, and, after the joiner
+//! accepted the file list, N **data** connections. Every connection starts
+//! with the same handshake; nothing else is accepted before it succeeds.
+//!
+//! # Framing
+//!
+//! Every message is a frame: a 5-byte header `kind: u8, len: u32 (big
+//! endian)` and `len` bytes of body. Each kind has a maximum body length
+//! ([`Kind::max_len`]) checked before anything is allocated; an unknown kind
+//! or an oversized length ends the connection. Integers are big endian;
+//! strings and paths are `u16` length + bytes (paths are raw bytes, never
+//! trusted: the joiner validates every one).
+//!
+//! # Handshake (per connection)
+//!
+//! ```text
+//! donor  -> Hello     { min_version, max_version, channel, donor_nonce }
+//! joiner -> Challenge { version, joiner_nonce, joiner_proof }   or Refuse
+//! donor  -> Proof     { donor_proof }
+//! joiner -> Welcome                                             or Refuse
+//! ```
+//!
+//! Proofs are BLAKE3 keyed hashes under a key derived from the per-SST
+//! secret ([`auth`]), over both nonces, the version and the channel, and
+//! each side's role: the donor proves it knows the secret the joiner
+//! published, and the joiner proves the same back, so neither a stranger
+//! nor a stale listener can take part. The joiner answers a bad proof with
+//! `Refuse` and closes; the first read of each handshake step is bounded by
+//! a timeout.
+//!
+//! # Control connection (after the handshake)
+//!
+//! ```text
+//! donor  -> Begin { mode: Sst | Bypass, streams, block_size }
+//! (Sst)  -> Dir* File* ... ManifestEnd { files, bytes }
+//! joiner -> Ready                        (old files deleted, data may flow)
+//! donor  -> Complete { bypass, state }   (after every data stream ended)
+//! joiner -> Done                         (verified and synced) or Refuse
+//! either -> Ping                         (keepalive, any time, ignored)
+//! ```
+//!
+//! # Data connections
+//!
+//! ```text
+//! donor -> (Block | Hole | Digest)* End
+//! ```
+//!
+//! A file is cut into blocks of `block_size` bytes (the last one shorter).
+//! `Block` carries one block with the XXH3-128 hash of its bytes; `Hole`
+//! stands for a block of zeros the donor's file does not store (sparse
+//! files stay sparse). `Digest` carries the file digest: XXH3-128 over the
+//! concatenated block hashes in block order ([`digest`]). Blocks of one file
+//! may travel on several data connections; the joiner accepts a file only
+//! when every block arrived once, each block hash matched, and the digest it
+//! computed equals the donor's.
+
+pub(crate) mod auth;
+pub(crate) mod digest;
+pub(crate) mod frame;
+
+pub(crate) use frame::{Channel, Class, Frame, Kind, Mode};
+
+/// The protocol versions this build speaks.
+pub(crate) const VERSION: u16 = 1;
+
+/// The module name published in the `ready` address.
+pub(crate) const MODULE: &str = "rsrsync_sst";
+
+/// Largest block a peer may announce (and the largest `Block` body).
+pub(crate) const MAX_BLOCK: u32 = 4 << 20;
+
+/// Smallest block a peer may announce.
+pub(crate) const MIN_BLOCK: u32 = 4 << 10;
+
+/// Longest path accepted on the wire (Linux `PATH_MAX`).
+pub(crate) const MAX_PATH: usize = 4096;

@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+mod cli;
 mod config;
 pub mod exit;
 mod fsutil;

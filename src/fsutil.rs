@@ -66,6 +66,11 @@ impl RelPath {
         Ok(RelPath(parts))
     }
 
+    /// The directory containing this path; `None` at the top level.
+    pub(crate) fn parent(&self) -> Option<RelPath> {
+        (self.0.len() > 1).then(|| RelPath(self.0[..self.0.len() - 1].to_vec()))
+    }
+
     pub(crate) fn components(&self) -> &[OsString] {
         &self.0
     }
@@ -188,24 +193,16 @@ impl DataDir {
         Ok(current)
     }
 
-    /// Creates directory `rel` (and missing parents) with `mode`. A file
-    /// in its place is replaced (the donor has a directory there); a
-    /// symlink is refused like everywhere else.
+    /// Creates directory `rel` and missing parents with `mode`. An
+    /// existing directory is kept; a file or symlink in the way is an error
+    /// (the caller's deletion pass has removed what the donor replaced).
     pub(crate) fn create_dir(&self, rel: &RelPath, mode: u32) -> Result<()> {
-        let (dirs, name) = rel.split_last();
-        let parent = self.walk(dirs, 0o750)?;
-        let parent_fd = parent.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
-        match entry_kind_at(parent_fd, name) {
-            Ok(EntryKind::File | EntryKind::Other) => remove_at(parent_fd, name)
-                .with_context(|| format!("removing {} to make a directory", self.show(rel)))?,
-            Ok(EntryKind::Dir | EntryKind::Symlink) | Err(Errno::ENOENT) => {}
-            Err(e) => bail!("examining {}: {e}", self.show(rel)),
-        }
         self.walk(rel.components(), mode & 0o777).map(drop)
     }
 
-    /// Creates (or truncates) file `rel` for writing. A symlink or a
-    /// directory in its place is removed first, never followed.
+    /// Creates (or truncates) file `rel` for writing, with `mode`. A
+    /// symlink in its place is removed first, never followed; a directory
+    /// in its place is an error.
     pub(crate) fn create_file(&self, rel: &RelPath, mode: u32) -> Result<File> {
         let (dirs, name) = rel.split_last();
         let parent = self.walk(dirs, 0o750)?;
@@ -217,9 +214,9 @@ impl DataDir {
             | OFlag::O_CLOEXEC;
         let mode = Mode::from_bits_truncate(mode & 0o777);
         let fd = match openat(parent, name, flags, mode) {
-            Err(Errno::ELOOP | Errno::EISDIR | Errno::ENXIO | Errno::ETXTBSY) => {
-                remove_at(parent, name)
-                    .with_context(|| format!("removing {} to make a file", self.show(rel)))?;
+            Err(Errno::ELOOP) => {
+                unlinkat(parent, name, UnlinkatFlags::NoRemoveDir)
+                    .map_err(|e| io_error(e, &self.show(rel), "removing the symbolic link"))?;
                 openat(parent, name, flags | OFlag::O_EXCL, mode)
             }
             other => other,
@@ -342,6 +339,14 @@ fn remove_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<()> {
     unlinkat(&parent, name, UnlinkatFlags::RemoveDir)
 }
 
+/// An I/O error on a file with its path; "no space left" said plainly.
+pub(crate) fn describe(err: &std::io::Error, path: &str, doing: &str) -> anyhow::Error {
+    match err.raw_os_error() {
+        Some(code) => io_error(Errno::from_raw(code), path, doing),
+        None => anyhow::anyhow!("{doing} {path}: {err}"),
+    }
+}
+
 /// An errno with the path and what we were doing; ENOSPC said plainly.
 fn io_error(err: Errno, path: &str, doing: &str) -> anyhow::Error {
     match err {
@@ -445,13 +450,15 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_in_place_of_a_file_is_replaced() {
+    fn nothing_in_the_way_is_replaced_silently() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dd = DataDir::open(tmp.path(), false).expect("open");
         std::fs::create_dir_all(tmp.path().join("x/y")).expect("mkdir");
-        dd.create_file(&rel("x"), 0o600).expect("replace dir");
-        assert!(tmp.path().join("x").is_file());
-        dd.create_dir(&rel("x"), 0o700).expect("replace file");
-        assert!(tmp.path().join("x").is_dir());
+        let err = dd.create_file(&rel("x"), 0o600).expect_err("directory in the way");
+        assert!(format!("{err:#}").contains("Is a directory"), "{err:#}");
+        std::fs::write(tmp.path().join("f"), b"data").expect("write");
+        assert!(dd.create_dir(&rel("f"), 0o700).is_err(), "file in the way");
+        assert!(dd.create_dir(&rel("f/sub"), 0o700).is_err(), "file on the way");
+        assert_eq!(std::fs::read(tmp.path().join("f")).expect("kept"), b"data");
     }
 }

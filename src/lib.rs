@@ -1,8 +1,33 @@
 //! `wsrep_sst_rsrsync`: a MariaDB Galera State Snapshot Transfer method.
 //!
-//! mariadbd runs this program on the joiner and on the donor exactly where it
-//! runs the stock `wsrep_sst_rsync` script; the program streams the datadir
-//! itself over its own authenticated protocol.
+//! mariadbd runs this program on the joiner and on the donor exactly where
+//! it runs the stock `wsrep_sst_rsync` script, with the same options, the
+//! same stdout lines and the same datadir files; the program streams the
+//! datadir itself over its own authenticated protocol (no rsync, no
+//! stunnel, no shell).
+//!
+//! # Flow
+//!
+//! [`run`]: parse the Galera options ([`cli`]) → read my.cnf ([`config`])
+//! → resolve the settings of this node ([`settings`]) → install signal
+//! handling ([`signals`]) → run the role ([`roles`]) → pick the exit code
+//! ([`exit`]).
+//!
+//! - Joiner: bind the SST port, print `ready <secret>@host:port/…`, accept
+//!   only the donor that proves the secret, receive the file list and the
+//!   blocks over N streams ([`transfer::receive`]), verify every hash,
+//!   replace binlogs, sync, print `UUID:seqno domain`.
+//! - Donor: connect and prove the secret, print `flush tables`, wait for
+//!   `tables_flushed`, walk the file set ([`transfer::walk`]) and send it
+//!   ([`transfer::send`]), print `continue`, complete, print `done …`.
+//!
+//! # Modules
+//!
+//! `protocol` (frames, proofs, digests: bytes only) ← `net` (sockets,
+//! framed connections, handshake) ← `transfer` (files) ← `roles` (the SST
+//! sequence). `fsutil` is the only place peer-supplied names become paths;
+//! `sst_io` the only writer of stdout; `logger` writes the `WSREP_SST:`
+//! lines to stderr.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -15,11 +40,60 @@ mod logger;
 mod net;
 mod parent;
 mod protocol;
+mod roles;
+mod settings;
 mod signals;
+mod sst_io;
+mod transfer;
 
-/// Runs one SST role with mariadbd's arguments and returns the exit status.
+use cli::Role;
+use exit::Exit;
+use settings::Settings;
+use signals::Stop;
+
+/// Runs one SST role with mariadbd's arguments (`args[0]` is the program
+/// name) and returns the exit status the stock scripts would.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
-    let _args: Vec<OsString> = args.into_iter().collect();
-    logger::init(false);
-    ExitCode::from(exit::Exit::Ok.code())
+    let mut args = args.into_iter();
+    let program = args.next().unwrap_or_default();
+    let parsed = match cli::parse(args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            logger::init(false);
+            log::error!("{e}");
+            return ExitCode::from(Exit::Invalid.code());
+        }
+    };
+    logger::init(parsed.progress);
+    let role = parsed.role.unwrap_or(Role::Donor);
+    let stop = Stop::new();
+    if let Err(e) = signals::install(std::sync::Arc::clone(&stop)) {
+        log::warn!("{e:#}");
+    }
+    let result = config::Config::load(&Settings::defaults_options(&parsed)).and_then(|config| {
+        let settings = Settings::resolve(&parsed, &program, &|k| std::env::var_os(k), &config)?;
+        roles::run(&settings, &stop, &mut sst_io::Mariadbd::stdout())
+    });
+    let Err(err) = result else {
+        return ExitCode::SUCCESS;
+    };
+    // A stop (signal, dead parent, a failed stream) explains whatever
+    // error it caused; otherwise the error says; otherwise the role's
+    // catch-all code: 32 for the joiner, 255 for the donor, as the scripts.
+    let code = stop
+        .reason()
+        .map(|(code, _)| code)
+        .or_else(|| exit::exit_of(&err))
+        .unwrap_or(match role {
+            Role::Joiner => Exit::Pipe,
+            Role::Donor => Exit::Failed,
+        });
+    log::error!("{err:#}");
+    if let Some((_, why)) = stop.reason() {
+        if !format!("{err:#}").contains(&why) {
+            log::error!("stopped because: {why}");
+        }
+    }
+    log::error!("Cleanup after exit with status: {}", code.code());
+    ExitCode::from(code.code())
 }

@@ -3,6 +3,7 @@
 //! buffers and sockets, nothing of files or of the SST sequence.
 
 use std::io::{self, BufReader, ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -15,6 +16,10 @@ const WRITE_BATCH: usize = 64 << 10;
 /// Read-ahead for small frames; large bodies bypass it.
 const READ_BUFFER: usize = 64 << 10;
 
+/// A side that has sent nothing for this long sends a `Ping`, so the
+/// peer's inactivity timeout only fires when we are really gone.
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(5);
+
 /// A stream of frames. Writes of small frames are batched and flushed
 /// before every read, so a request is never left sitting in our buffer
 /// while we wait for its answer.
@@ -24,6 +29,7 @@ pub(crate) struct Connection<S: Read + Write> {
     body: Vec<u8>,
     out: Vec<u8>,
     peer: String,
+    last_sent: Instant,
 }
 
 impl<S: Read + Write> Connection<S> {
@@ -34,6 +40,7 @@ impl<S: Read + Write> Connection<S> {
             body: Vec::new(),
             out: Vec::with_capacity(WRITE_BATCH),
             peer,
+            last_sent: Instant::now(),
         }
     }
 
@@ -148,10 +155,20 @@ impl<S: Read + Write> Connection<S> {
     /// place by the sender), after anything queued.
     pub(crate) fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
         self.flush()?;
+        self.last_sent = Instant::now();
         self.reader
             .get_mut()
             .write_all(bytes)
             .map_err(|e| self.io_error(e, "sending to"))
+    }
+
+    /// Sends a `Ping` if nothing was sent for [`KEEPALIVE`]; call it from
+    /// any loop that may keep this side silent.
+    pub(crate) fn keepalive(&mut self) -> Result<()> {
+        if self.last_sent.elapsed() >= KEEPALIVE {
+            self.send(&Frame::Ping)?;
+        }
+        Ok(())
     }
 
     /// Writes everything queued.
@@ -159,6 +176,7 @@ impl<S: Read + Write> Connection<S> {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.last_sent = Instant::now();
         let result = self.reader.get_mut().write_all(&self.out);
         self.out.clear();
         result

@@ -7,6 +7,6 @@ pub(crate) mod handshake;
 mod listener;
 mod stream;
 
-pub(crate) use connection::Connection;
+pub(crate) use connection::{Connection, KEEPALIVE};
 pub(crate) use listener::Listener;
 pub(crate) use stream::TimedStream;

@@ -127,6 +127,7 @@ pub(crate) enum Frame<'a> {
     },
     Dir {
         class: Class,
+        mode: u32,
         path: &'a [u8],
     },
     File {
@@ -252,8 +253,9 @@ impl Frame<'_> {
                 out.extend_from_slice(&streams.to_be_bytes());
                 out.extend_from_slice(&block_size.to_be_bytes());
             }
-            Frame::Dir { class, path } => {
+            Frame::Dir { class, mode, path } => {
                 out.push(*class as u8);
+                out.extend_from_slice(&mode.to_be_bytes());
                 put_bytes(out, path)?;
             }
             Frame::File {
@@ -344,6 +346,7 @@ impl<'a> Frame<'a> {
             },
             Kind::Dir => Frame::Dir {
                 class: b.class()?,
+                mode: b.u32()?,
                 path: b.path()?,
             },
             Kind::File => Frame::File {
@@ -538,6 +541,7 @@ mod tests {
             },
             Frame::Dir {
                 class: Class::Data,
+                mode: 0o700,
                 path: b"db",
             },
             Frame::ManifestEnd {

@@ -1,0 +1,294 @@
+//! The donor: connect and prove the joiner's secret, `flush tables`, wait
+//! for mariadbd's `tables_flushed`, send the file set, `continue`, then
+//! complete and print `done`. With `--bypass` (IST) only the state goes.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::{PidFile, is_state_line, read_small, remove_quietly, summary};
+use crate::exit::{Exit, fail};
+use crate::net::address::resolve;
+use crate::net::{Connection, TimedStream, handshake};
+use crate::protocol::auth::Key;
+use crate::protocol::{Channel, Frame, Mode, VERSION};
+use crate::settings::{Binlog, Settings};
+use crate::signals::Stop;
+use crate::sst_io::Mariadbd;
+use crate::transfer::send::{Plan, send_data, send_manifest};
+use crate::transfer::walk::walk;
+use crate::transfer::BLOCK_SIZE;
+
+/// How long the donor keeps retrying to reach the joiner's port.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often the wait for `tables_flushed` says it is still waiting.
+const FLUSH_LOG_EVERY: Duration = Duration::from_secs(10);
+
+pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+    let method = &settings.method;
+    let kind = if settings.bypass { "IST" } else { "SST" };
+    log::info!("{method} {kind} started on donor");
+    let datadir = &settings.layout.datadir;
+    let _pid = PidFile::acquire(datadir, stop)?;
+    let flushed = datadir.join("tables_flushed");
+    let error = datadir.join("sst_error");
+    remove_quietly(&flushed);
+    remove_quietly(&error);
+
+    if let Some(version) = &settings.address.sst_ver {
+        if version != &VERSION.to_string() {
+            return Err(fail(
+                Exit::Protocol,
+                format!(
+                    "the joiner speaks rsrsync protocol version {version}, this donor speaks \
+                     {VERSION}: install the same rsrsync version on all nodes"
+                ),
+            ));
+        }
+    }
+    let secret = settings.remote_secret.as_deref().ok_or_else(|| {
+        fail(
+            Exit::Invalid,
+            "the joiner's address carried no secret (WSREP_SST_OPT_REMOTE_AUTH is empty): \
+             the joiner is not running rsrsync; install rsrsync on every node",
+        )
+    })?;
+    let key = Key::from_secret(secret);
+    let connect = |channel| open_channel(settings, &key, channel, stop);
+    let mut control = connect(Channel::Control)?;
+
+    if settings.bypass {
+        log::info!("Bypassing state dump.");
+        let state = settings
+            .gtid_state
+            .clone()
+            .filter(|s| is_state_line(s))
+            .ok_or_else(|| fail(Exit::Invalid, "--bypass without a valid --gtid"))?;
+        control.send(&Frame::Begin {
+            mode: Mode::Bypass,
+            streams: 0,
+            block_size: BLOCK_SIZE,
+        })?;
+        out.resume()?;
+        finish(&mut control, out, &state, true)?;
+        log::info!("{method} IST completed on donor");
+        return Ok(());
+    }
+
+    out.flush_tables()?;
+    let state = wait_flushed(&flushed, &error, &mut control, stop, settings.timeouts.flush)?;
+    log::info!("Tables flushed");
+    let started = Instant::now();
+    let binlogs = binlogs_to_send(settings.binlog.as_ref(), settings.max_binlogs, datadir)?;
+    let entries = walk(&settings.layout, &binlogs)?;
+    let plan = Plan::new(&entries)?;
+    let streams = settings.streams.min(plan.files().max(1) as usize);
+    log::info!(
+        "sending {} files ({} bytes) over {streams} streams",
+        plan.files(),
+        plan.bytes()
+    );
+    control.send(&Frame::Begin {
+        mode: Mode::Sst,
+        streams: streams as u16,
+        block_size: BLOCK_SIZE,
+    })?;
+    send_manifest(&mut control, &entries, &plan)?;
+    match control.expect_frame("the joiner to accept the file list")? {
+        Frame::Ready => {}
+        Frame::Refuse { reason } => bail!(
+            "the joiner refused the file list: {}",
+            String::from_utf8_lossy(reason)
+        ),
+        other => bail!("expected Ready from the joiner, got {:?}", other.kind()),
+    }
+    let conns = (0..streams)
+        .map(|_| connect(Channel::Data))
+        .collect::<Result<Vec<_>>>()?;
+    let sent = send_data(&plan, conns, &mut control, stop)?;
+    log::info!("Transfer of data done");
+    out.resume()?;
+    finish(&mut control, out, &state, false)?;
+    log::info!("{}", summary(sent, plan.files(), started));
+    log::info!("{method} SST completed on donor");
+    Ok(())
+}
+
+/// Sends the completion, waits for the joiner's verdict, prints `done`.
+fn finish(
+    control: &mut Connection<TimedStream>,
+    out: &mut Mariadbd,
+    state: &str,
+    bypass: bool,
+) -> Result<()> {
+    control.send(&Frame::Complete {
+        bypass,
+        state: state.as_bytes(),
+    })?;
+    match control.expect_frame("the joiner to verify the transfer")? {
+        Frame::Done => out.done(state),
+        Frame::Refuse { reason } => bail!(
+            "the joiner rejected the transfer: {}",
+            String::from_utf8_lossy(reason)
+        ),
+        other => bail!("expected Done from the joiner, got {:?}", other.kind()),
+    }
+}
+
+/// Connects to the joiner (retrying briefly) and opens `channel`.
+fn open_channel(
+    settings: &Settings,
+    key: &Key,
+    channel: Channel,
+    stop: &Stop,
+) -> Result<Connection<TimedStream>> {
+    let address = &settings.address;
+    let tcp = connect_any(&resolve(address.host_unescaped(), address.port)?, stop)?;
+    stop.watch(&tcp)?;
+    let peer = format!("{}:{}", address.host, address.port);
+    let mut conn = Connection::new(TimedStream::new(tcp, settings.timeouts.idle)?, peer);
+    handshake::open(&mut conn, key, channel)?;
+    Ok(conn)
+}
+
+/// Connects to the first reachable address, retrying for a few seconds
+/// (a refused connection right after `ready` is not worth failing an SST).
+fn connect_any(targets: &[SocketAddr], stop: &Stop) -> Result<TcpStream> {
+    let started = Instant::now();
+    loop {
+        stop.check()?;
+        let mut last_error = None;
+        for target in targets {
+            match TcpStream::connect_timeout(target, CONNECT_PATIENCE) {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => last_error = Some((target, e)),
+            }
+        }
+        if let Some((target, e)) = last_error {
+            if started.elapsed() >= CONNECT_PATIENCE {
+                return Err(e).with_context(|| {
+                    format!(
+                        "connecting to the joiner at {target}: its SST port is not reachable \
+                         from this node (check firewalls and wsrep_sst_receive_address)"
+                    )
+                });
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Waits for mariadbd to take the lock and write the state (spec §5.1),
+/// keeping the joiner's connection alive; `sst_error` means it failed.
+fn wait_flushed(
+    flushed: &Path,
+    error: &Path,
+    control: &mut Connection<TimedStream>,
+    stop: &Stop,
+    limit: Duration,
+) -> Result<String> {
+    let started = Instant::now();
+    let mut next_log = FLUSH_LOG_EVERY;
+    loop {
+        stop.check()?;
+        if error.exists() {
+            remove_quietly(error);
+            return Err(fail(
+                Exit::Failed,
+                "mariadbd could not flush tables (it created sst_error); \
+                 see the server's error log for the reason",
+            ));
+        }
+        if let Ok(text) = read_small(flushed) {
+            let line = text.lines().next().unwrap_or("").trim();
+            if is_state_line(line) {
+                let line = line.to_string();
+                remove_quietly(flushed);
+                return Ok(line);
+            }
+        }
+        let waited = started.elapsed();
+        if waited >= limit {
+            return Err(fail(
+                Exit::Failed,
+                format!(
+                    "mariadbd did not report flushed tables within {} s: FLUSH TABLES WITH \
+                     READ LOCK is probably waiting for long-running queries; retry later or \
+                     raise rsrsync-flush-timeout in [sst]",
+                    limit.as_secs()
+                ),
+            ));
+        }
+        if waited >= next_log {
+            log::info!(
+                "still waiting for mariadbd to flush tables ({} s)",
+                waited.as_secs()
+            );
+            next_log += FLUSH_LOG_EVERY;
+        }
+        control.keepalive()?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The newest `max` binlogs named in the index (all when negative), as
+/// paths; relative names are relative to the datadir (spec §5.4).
+fn binlogs_to_send(binlog: Option<&Binlog>, max: i64, datadir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(binlog) = binlog else {
+        return Ok(Vec::new());
+    };
+    let index = match std::fs::read(&binlog.index) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("reading the binlog index {}", binlog.index.display()));
+        }
+    };
+    let text = String::from_utf8_lossy(&index);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let take = if max < 0 {
+        lines.len()
+    } else {
+        (max as usize).min(lines.len())
+    };
+    Ok(lines[lines.len() - take..]
+        .iter()
+        .map(|line| datadir.join(line))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_binlogs_from_the_index() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let index = tmp.path().join("mysql-bin.index");
+        std::fs::write(&index, "./mysql-bin.000001\n./mysql-bin.000002\n\n/abs/b.000003\n")
+            .expect("write");
+        let binlog = Binlog {
+            dir: tmp.path().into(),
+            base: "mysql-bin".into(),
+            index,
+            index_prefix: ".".into(),
+        };
+        let names = |max| -> Vec<String> {
+            binlogs_to_send(Some(&binlog), max, Path::new("/d"))
+                .expect("read")
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        };
+        assert_eq!(names(1), ["/abs/b.000003"]);
+        assert_eq!(names(2), ["/d/./mysql-bin.000002", "/abs/b.000003"]);
+        assert_eq!(names(0), Vec::<String>::new());
+        assert_eq!(names(-1).len(), 3);
+        assert_eq!(names(10).len(), 3);
+    }
+}

@@ -1,0 +1,420 @@
+//! The joiner: listen, publish `ready` with a fresh secret, accept only
+//! the donor that proves it, receive and verify, replace binlogs (SST
+//! only), sync, then print the state line.
+
+use std::io::ErrorKind;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use super::{PidFile, is_state_line, remove_quietly, summary, with_keepalive};
+use crate::exit::{Exit, fail};
+use crate::fsutil::{DataDir, RelPath};
+use crate::net::address::listen_addresses;
+use crate::net::{Connection, Listener, TimedStream, handshake};
+use crate::protocol::auth::{Key, new_secret};
+use crate::protocol::{Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, VERSION};
+use crate::settings::{Binlog, Settings};
+use crate::signals::Stop;
+use crate::sst_io::Mariadbd;
+use crate::transfer::receive::{Received, Receiver, receive_manifest};
+use crate::transfer::{BINLOG_STAGING, Layout};
+
+/// Handshakes in progress at once; more connections are closed at once.
+const MAX_PENDING_HANDSHAKES: usize = 16;
+
+/// Most data streams a donor may open.
+const MAX_STREAMS: u16 = 256;
+
+/// Removes `sst_in_progress` and the binlog staging directory on every
+/// exit path.
+#[derive(Debug)]
+struct JoinerFiles<'a> {
+    layout: &'a Layout,
+}
+
+impl JoinerFiles<'_> {
+    fn create(layout: &Layout) -> Result<JoinerFiles<'_>> {
+        let files = JoinerFiles { layout };
+        files.remove_staging();
+        let progress = layout.datadir.join("sst_in_progress");
+        std::fs::write(&progress, b"")
+            .with_context(|| format!("creating {}", progress.display()))?;
+        Ok(files)
+    }
+
+    fn remove_staging(&self) {
+        let staging = self.layout.datadir.join(BINLOG_STAGING);
+        match std::fs::remove_dir_all(&staging) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => log::warn!("cannot remove {}: {e}", staging.display()),
+        }
+    }
+}
+
+impl Drop for JoinerFiles<'_> {
+    fn drop(&mut self) {
+        self.remove_staging();
+        remove_quietly(&self.layout.datadir.join("sst_in_progress"));
+    }
+}
+
+pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+    let method = &settings.method;
+    log::info!("{method} SST started on joiner");
+    let layout = &settings.layout;
+    std::fs::create_dir_all(&layout.datadir)
+        .with_context(|| format!("creating the datadir {}", layout.datadir.display()))?;
+    let _pid = PidFile::acquire(&layout.datadir, stop)?;
+    // Leftovers of the stock method's interrupted runs.
+    remove_quietly(&layout.datadir.join("rsync_sst_complete"));
+    remove_quietly(&layout.datadir.join("wsrep_sst_binlog.tar"));
+    let _files = JoinerFiles::create(layout)?;
+    for dir in [&layout.sys, &layout.redo, &layout.undo, &layout.aria] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    let address = &settings.address;
+    let listener = Listener::bind(&listen_addresses(address.host_unescaped(), address.port)?)?;
+    let secret = new_secret()?;
+    let key = Key::from_secret(&secret);
+    let module = address.module.as_deref().unwrap_or(MODULE);
+    let port = listener.port();
+    let finished = Arc::new(AtomicBool::new(false));
+    let incoming = spawn_acceptor(
+        listener,
+        key,
+        settings.timeouts.idle,
+        Arc::clone(stop),
+        Arc::clone(&finished),
+    )?;
+    // The user part carries no meaning without TLS; the secret is what the
+    // donor must prove.
+    out.ready(&format!(
+        ":{secret}@{}:{}/{module}//{VERSION}",
+        address.host, port
+    ))?;
+    let result = session(settings, stop, &incoming);
+    finished.store(true, Ordering::SeqCst);
+    let (state, bypass, received, started) = result?;
+
+    if !settings.joiner_delay.is_zero() {
+        log::info!(
+            "delaying the final line by {} s (MTR_SST_JOINER_DELAY)",
+            settings.joiner_delay.as_secs()
+        );
+        std::thread::sleep(settings.joiner_delay);
+    }
+    stop.check()?;
+    log::info!("Galera co-ords from recovery: {state}");
+    out.state(&state)?;
+    if let Some(received) = received {
+        log::info!("{}", summary(received.bytes, received.files, started));
+    }
+    let kind = if bypass { "IST" } else { "SST" };
+    log::info!("{method} {kind} completed on joiner");
+    Ok(())
+}
+
+/// What the transfer produced: the state line, bypass, totals, start time.
+type Outcome = (String, bool, Option<Received>, Instant);
+
+/// Everything from the donor's first connection to our `Done`.
+fn session(
+    settings: &Settings,
+    stop: &Stop,
+    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+) -> Result<Outcome> {
+    let initial = settings.timeouts.initial;
+    let mut control = next_connection(incoming, Channel::Control, initial, stop).with_context(|| {
+        format!(
+            "no donor connected within {} s (rsrsync-initial-timeout in [sst])",
+            initial.as_secs()
+        )
+    })?;
+    let started = Instant::now();
+    log::info!("donor connected from {}", control.peer());
+    let (mode, streams, block_size) = match control.expect_frame("the donor's first message")? {
+        Frame::Begin {
+            mode,
+            streams,
+            block_size,
+        } => (mode, streams, block_size),
+        other => bail!("expected Begin from the donor, got {:?}", other.kind()),
+    };
+    if mode == Mode::Bypass {
+        let (state, bypass) = complete(&mut control)?;
+        ensure!(bypass, "the donor announced IST but completed an SST");
+        control.send(&Frame::Done)?;
+        return Ok((state, true, None, started));
+    }
+    ensure!(
+        block_size.is_power_of_two() && (MIN_BLOCK..=MAX_BLOCK).contains(&block_size),
+        "the donor asked for blocks of {block_size} bytes"
+    );
+    ensure!(
+        (1..=MAX_STREAMS).contains(&streams),
+        "the donor asked for {streams} data streams"
+    );
+    let receiver = receive_manifest(&mut control, &settings.layout, block_size)?;
+    control.send(&Frame::Ready)?;
+    let state = receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
+    let received = receiver.finish()?;
+    let binlogs = receiver.names_of(Class::Binlog);
+    with_keepalive(&mut control, || {
+        match &settings.binlog {
+            Some(binlog) => replace_binlogs(binlog, &settings.layout, &binlogs)?,
+            None if !binlogs.is_empty() => log::info!(
+                "ignoring {} binlog files from the donor: binary logging is off here",
+                binlogs.len()
+            ),
+            None => {}
+        }
+        sync_all(settings)
+    })?;
+    control.send(&Frame::Done)?;
+    Ok((state, false, Some(received), started))
+}
+
+/// Takes the donor's data streams, receives them all, and returns the
+/// state line of the donor's `Complete`. The first failure on any stream
+/// stops the others (through `stop`) and is the one returned.
+fn receive_streams(
+    receiver: &Receiver,
+    control: &mut Connection<TimedStream>,
+    streams: u16,
+    settings: &Settings,
+    stop: &Stop,
+    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+) -> Result<String> {
+    std::thread::scope(|scope| {
+        let mut workers = Vec::new();
+        let mut failure = None;
+        for _ in 0..streams {
+            match next_connection(incoming, Channel::Data, settings.timeouts.idle, stop) {
+                Ok(mut conn) => workers.push(scope.spawn(move || {
+                    let result = receiver.receive_stream(&mut conn);
+                    if let Err(e) = &result {
+                        stop.trigger(Exit::Pipe, format!("{e:#}"));
+                    }
+                    result
+                })),
+                Err(e) => {
+                    stop.trigger(Exit::Pipe, format!("{e:#}"));
+                    failure = Some(e.context("waiting for the donor's data streams"));
+                    break;
+                }
+            }
+        }
+        let completed = match failure {
+            Some(e) => Err(e),
+            None => complete(control),
+        };
+        let mut worker_error = None;
+        for worker in workers {
+            let result = worker
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a receiving thread panicked")));
+            if let Err(e) = result {
+                worker_error.get_or_insert(e);
+            }
+        }
+        match (worker_error, completed?) {
+            (Some(e), _) => Err(e),
+            (None, (_, true)) => bail!("the donor sent files, then completed an IST"),
+            (None, (state, false)) => Ok(state),
+        }
+    })
+}
+
+/// Reads the donor's `Complete`: the state line (checked) and bypass flag.
+fn complete(control: &mut Connection<TimedStream>) -> Result<(String, bool)> {
+    match control.expect_frame("the end of the transfer")? {
+        Frame::Complete { bypass, state } => {
+            let state = String::from_utf8_lossy(state).into_owned();
+            ensure!(
+                is_state_line(&state),
+                "the donor sent a malformed state line {state:?}"
+            );
+            Ok((state, bypass))
+        }
+        other => bail!("expected the donor's completion, got {:?}", other.kind()),
+    }
+}
+
+/// The next authenticated connection of `channel`, within `wait`.
+fn next_connection(
+    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+    channel: Channel,
+    wait: Duration,
+    stop: &Stop,
+) -> Result<Connection<TimedStream>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        stop.check()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        ensure!(!left.is_zero(), "timed out waiting for a {channel:?} connection");
+        match incoming.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok((got, conn)) if got == channel => return Ok(conn),
+            Ok((got, conn)) => log::warn!(
+                "closing an unexpected {got:?} connection from {}",
+                conn.peer()
+            ),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                stop.check()?;
+                bail!("the listener stopped");
+            }
+        }
+    }
+}
+
+/// Accepts connections until `finished`, runs each handshake on its own
+/// thread (bounded), and passes on only the authenticated ones.
+fn spawn_acceptor(
+    listener: Listener,
+    key: Key,
+    idle: Duration,
+    stop: Arc<Stop>,
+    finished: Arc<AtomicBool>,
+) -> Result<mpsc::Receiver<(Channel, Connection<TimedStream>)>> {
+    let (tx, rx) = mpsc::channel();
+    let pending = Arc::new(AtomicUsize::new(0));
+    std::thread::Builder::new()
+        .name("acceptor".into())
+        .spawn(move || {
+            while !finished.load(Ordering::SeqCst) {
+                let accepted = match listener.accept(&stop, Instant::now() + Duration::from_secs(1)) {
+                    Ok(Some(accepted)) => accepted,
+                    Ok(None) => continue,
+                    Err(_) => break,
+                };
+                let (tcp, peer) = accepted;
+                if pending.load(Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
+                    log::warn!("refused an SST connection from {peer}: too many handshakes at once");
+                    continue;
+                }
+                pending.fetch_add(1, Ordering::SeqCst);
+                let (tx, key, stop, pending) = (tx.clone(), key.clone(), Arc::clone(&stop), Arc::clone(&pending));
+                let spawned = std::thread::Builder::new()
+                    .name("handshake".into())
+                    .spawn(move || {
+                        let result = TimedStream::new(tcp, idle)
+                            .map_err(anyhow::Error::from)
+                            .and_then(|stream| {
+                                let mut conn = Connection::new(stream, peer.to_string());
+                                let channel = handshake::answer(&mut conn, &key)?;
+                                stop.watch(conn.stream().tcp())?;
+                                Ok((channel, conn))
+                            });
+                        pending.fetch_sub(1, Ordering::SeqCst);
+                        match result {
+                            // The session may be over; then the connection just closes.
+                            Ok(authenticated) => drop(tx.send(authenticated)),
+                            Err(e) => log::warn!("refused an SST connection from {peer}: {e:#}"),
+                        }
+                    });
+                if spawned.is_err() {
+                    pending.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .context("starting the acceptor thread")?;
+    Ok(rx)
+}
+
+/// SST only, and only when this node logs binlogs: drop the old binlogs
+/// and their index (even when none arrived: they would not match the new
+/// data), then move the received ones in and write a new index.
+fn replace_binlogs(binlog: &Binlog, layout: &Layout, received: &[RelPath]) -> Result<()> {
+    if let Ok(index) = std::fs::read(&binlog.index) {
+        for line in String::from_utf8_lossy(&index).lines() {
+            let line = line.trim();
+            if !line.is_empty() {
+                remove_quietly(&layout.datadir.join(line));
+            }
+        }
+        remove_quietly(&binlog.index);
+    }
+    let base = binlog.base.to_string_lossy();
+    if let Ok(entries) = std::fs::read_dir(&binlog.dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Some(suffix) = name.strip_prefix(&*base).and_then(|s| s.strip_prefix('.')) else {
+                continue;
+            };
+            if suffix.starts_with(|c: char| c.is_ascii_digit()) || suffix == "state" {
+                remove_quietly(&entry.path());
+            }
+        }
+    }
+    if received.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&binlog.dir)
+        .with_context(|| format!("creating {}", binlog.dir.display()))?;
+    if let Some(index_dir) = binlog.index.parent() {
+        std::fs::create_dir_all(index_dir)
+            .with_context(|| format!("creating {}", index_dir.display()))?;
+    }
+    let staging = layout.datadir.join(BINLOG_STAGING);
+    let mut index = Vec::new();
+    for rel in received {
+        let name = &rel.components()[0];
+        let from = staging.join(name);
+        let to = binlog.dir.join(name);
+        move_file(&from, &to)?;
+        index.extend_from_slice(binlog.index_prefix.as_encoded_bytes());
+        index.push(b'/');
+        index.extend_from_slice(name.as_encoded_bytes());
+        index.push(b'\n');
+        log::info!("installed binlog {}", to.display());
+    }
+    std::fs::write(&binlog.index, index)
+        .with_context(|| format!("writing the binlog index {}", binlog.index.display()))
+}
+
+/// Renames, or copies when the binlog directory is on another filesystem.
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
+            std::fs::copy(from, to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            remove_quietly(from);
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("moving {} to {}", from.display(), to.display())),
+    }
+}
+
+/// Flushes every filesystem the transfer wrote to, once each.
+fn sync_all(settings: &Settings) -> Result<()> {
+    let mut seen = Vec::new();
+    let mut dirs = vec![
+        settings.layout.datadir.clone(),
+        settings.layout.sys.clone(),
+        settings.layout.redo.clone(),
+        settings.layout.undo.clone(),
+        settings.layout.aria.clone(),
+    ];
+    if let Some(binlog) = &settings.binlog {
+        dirs.push(binlog.dir.clone());
+    }
+    for dir in dirs {
+        let Ok(handle) = DataDir::open(&dir, false) else {
+            continue;
+        };
+        let device = handle.device()?;
+        if !seen.contains(&device) {
+            seen.push(device);
+            handle.sync_filesystem()?;
+        }
+    }
+    Ok(())
+}

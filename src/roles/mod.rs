@@ -1,0 +1,211 @@
+//! The SST sequence of each role, and what both roles share: the
+//! `wsrep_sst.pid` handshake with a previous SST, the state line, and
+//! keeping the control connection alive during long local work.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::cli::Role;
+use crate::exit::{Exit, fail};
+use crate::net::{Connection, KEEPALIVE, TimedStream};
+use crate::parent::{self, Process};
+use crate::settings::Settings;
+use crate::signals::Stop;
+use crate::sst_io::Mariadbd;
+
+mod donor;
+mod joiner;
+
+/// How long a previous SST of this datadir may take to go away.
+const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the role `settings` asks for; watches mariadbd meanwhile.
+pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+    let server = match settings.role {
+        Role::Joiner => match settings.parent {
+            Some(pid) => Some(Process::find(pid).ok_or_else(|| {
+                fail(
+                    Exit::Pipe,
+                    format!("Parent mysqld process (PID: {pid}) terminated unexpectedly."),
+                )
+            })?),
+            None => None,
+        },
+        Role::Donor => Process::donor_server(),
+    };
+    match server {
+        Some(server) => parent::watch(server, Arc::clone(stop)),
+        None => log::warn!("no mariadbd process to watch; relying on timeouts"),
+    }
+    match settings.role {
+        Role::Joiner => joiner::run(settings, stop, out),
+        Role::Donor => donor::run(settings, stop, out),
+    }
+}
+
+/// `wsrep_sst.pid`: held for the whole SST, shared by every SST method of
+/// a datadir, so two SSTs never overlap. Removed when dropped.
+#[derive(Debug)]
+struct PidFile {
+    path: PathBuf,
+    pid: u32,
+}
+
+impl PidFile {
+    /// Waits (up to 30 s, like the scripts) for a live previous SST to
+    /// end, then records our PID. A dead PID's file is simply replaced.
+    fn acquire(datadir: &Path, stop: &Stop) -> Result<PidFile> {
+        let path = datadir.join("wsrep_sst.pid");
+        let pid = std::process::id();
+        let started = Instant::now();
+        loop {
+            stop.check()?;
+            let previous = read_small(&path)
+                .ok()
+                .and_then(|text| text.trim().parse::<i32>().ok())
+                .filter(|p| *p as u32 != pid)
+                .and_then(Process::find)
+                .filter(Process::is_alive);
+            let Some(previous) = previous else {
+                break;
+            };
+            if started.elapsed() >= PREVIOUS_SST_WAIT {
+                return Err(fail(
+                    Exit::Already,
+                    format!(
+                        "previous SST script still running (PID {} in {}); \
+                         wait for it to end or stop it, then retry",
+                        previous.pid(),
+                        path.display()
+                    ),
+                ));
+            }
+            log::info!("Previous SST is not completed, waiting for it to exit");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        std::fs::write(&path, format!("{pid}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(PidFile { path, pid })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let ours = read_small(&self.path).is_ok_and(|t| t.trim() == self.pid.to_string());
+        if ours {
+            remove_quietly(&self.path);
+        }
+    }
+}
+
+/// Removes a file; a missing file is fine, other failures are logged.
+fn remove_quietly(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove {}: {e}", path.display()),
+    }
+}
+
+/// Reads a small text file (pid files, `tables_flushed`); at most 4 KiB.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    File::open(path)?.take(4096).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Whether a line is a state line mariadbd accepts: `UUID:seqno`, then
+/// optionally a space and the domain id; printable ASCII, short enough
+/// for the donor's `done` line.
+pub(crate) fn is_state_line(line: &str) -> bool {
+    let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let Some((uuid, seqno)) = head.split_once(':') else {
+        return false;
+    };
+    let seqno = seqno.strip_prefix('-').unwrap_or(seqno);
+    line.len() <= 120
+        && uuid.len() == 36
+        && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && !seqno.is_empty()
+        && seqno.bytes().all(|b| b.is_ascii_digit())
+        && rest.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+}
+
+/// Runs `work` on another thread while this one keeps `control` alive,
+/// so the peer's inactivity timeout does not fire during a long local step.
+fn with_keepalive<T: Send>(
+    control: &mut Connection<TimedStream>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        scope.spawn(move || {
+            // The receiver waits in this scope until the result arrives.
+            let _ = tx.send(work());
+        });
+        loop {
+            match rx.recv_timeout(KEEPALIVE) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => control.keepalive()?,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("a worker thread ended without a result")
+                }
+            }
+        }
+    })
+}
+
+/// One line of totals for the error log.
+fn summary(bytes: u64, files: u64, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64();
+    let rate = if secs > 0.0 {
+        bytes as f64 / secs / (1024.0 * 1024.0)
+    } else {
+        0.0
+    };
+    format!("Transfer summary: {bytes} bytes, {files} files in {secs:.3} s ({rate:.1} MiB/s)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_lines() {
+        for good in [
+            "6d1f4a2c-1111-2222-3333-444455556666:42 0",
+            "6d1f4a2c-1111-2222-3333-444455556666:-1",
+            "6D1F4A2C-1111-2222-3333-444455556666:7 100",
+        ] {
+            assert!(is_state_line(good), "{good}");
+        }
+        for bad in [
+            "",
+            "done",
+            "6d1f4a2c:42 0",
+            "6d1f4a2c-1111-2222-3333-444455556666:",
+            "6d1f4a2c-1111-2222-3333-444455556666:4x",
+            "6d1f4a2c-1111-2222-3333-444455556666:4 \t",
+        ] {
+            assert!(!is_state_line(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pid_file_replaces_dead_and_waits_for_live() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let stop = Stop::new();
+        std::fs::write(tmp.path().join("wsrep_sst.pid"), "999999999\n").expect("stale");
+        let held = PidFile::acquire(tmp.path(), &stop).expect("dead PID is replaced");
+        let text = std::fs::read_to_string(tmp.path().join("wsrep_sst.pid")).expect("read");
+        assert_eq!(text.trim(), std::process::id().to_string());
+        drop(held);
+        assert!(!tmp.path().join("wsrep_sst.pid").exists(), "removed on drop");
+    }
+}

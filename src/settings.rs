@@ -1,0 +1,481 @@
+//! Stage two of argument handling: [`Settings::resolve`] combines the
+//! parsed arguments, the environment mariadbd set and my.cnf into what the
+//! roles need, with the precedence of the stock scripts: explicit option >
+//! environment > mariadbd's own argv (`--mysqld-args`) > my.cnf > default.
+//! Each side resolves its own directories (spec §5.3, MDEV-36677).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Args, Role, Tail, parse_tail};
+use crate::config::{Config, DefaultsOptions};
+use crate::exit::{Exit, fail};
+use crate::net::address::SstAddress;
+use crate::transfer::Layout;
+
+/// Looks up an environment variable (the process environment, or a map in
+/// tests).
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+
+/// The binary log setup of this node (spec §5.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Binlog {
+    /// Directory of the binlog files (absolute).
+    pub(crate) dir: PathBuf,
+    /// Base name of the files (`mysql-bin` of `mysql-bin.000001`).
+    pub(crate) base: OsString,
+    /// The index file (absolute).
+    pub(crate) index: PathBuf,
+    /// What precedes `/<file>` in index lines: `dirname` of the configured
+    /// name, as the server wrote it (`.` for a bare name).
+    pub(crate) index_prefix: OsString,
+}
+
+/// Timeouts we own, since mariadbd has none (spec §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    /// Joiner: from `ready` to the donor's first connection.
+    pub(crate) initial: Duration,
+    /// Any connection: longest silence.
+    pub(crate) idle: Duration,
+    /// Donor: longest wait for `tables_flushed`.
+    pub(crate) flush: Duration,
+}
+
+/// Everything a role needs, resolved.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) role: Role,
+    /// The method name (`rsrsync`), for log lines.
+    pub(crate) method: String,
+    pub(crate) address: SstAddress,
+    pub(crate) layout: Layout,
+    pub(crate) binlog: Option<Binlog>,
+    /// Joiner: mariadbd's PID.
+    pub(crate) parent: Option<i32>,
+    pub(crate) bypass: bool,
+    /// Donor: `--gtid` and `--gtid-domain-id`, the IST state line.
+    pub(crate) gtid_state: Option<String>,
+    /// Donor: `user:secret` the joiner published (`WSREP_SST_OPT_REMOTE_AUTH`).
+    pub(crate) remote_secret: Option<String>,
+    /// Donor: how many of the newest binlogs to send (`sst-max-binlogs`).
+    pub(crate) max_binlogs: i64,
+    /// Donor: data streams (`backup-threads`).
+    pub(crate) streams: usize,
+    pub(crate) timeouts: Timeouts,
+    /// Joiner: `MTR_SST_JOINER_DELAY`.
+    pub(crate) joiner_delay: Duration,
+}
+
+/// Upper bound on data streams, whatever the configuration says.
+const MAX_STREAMS: usize = 64;
+
+impl Settings {
+    /// The defaults options to read my.cnf with.
+    pub(crate) fn defaults_options(args: &Args) -> DefaultsOptions {
+        DefaultsOptions {
+            file: args.defaults_file.as_ref().map(PathBuf::from),
+            extra_file: args.defaults_extra_file.as_ref().map(PathBuf::from),
+            group_suffix: args
+                .defaults_group_suffix
+                .as_ref()
+                .map(|s| s.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Resolves the settings of this run.
+    pub(crate) fn resolve(
+        args: &Args,
+        program: &OsStr,
+        env: Env<'_>,
+        config: &Config,
+    ) -> Result<Settings> {
+        let role = args.role.unwrap_or(Role::Donor);
+        let datadir = args.datadir.as_ref().map(PathBuf::from).ok_or_else(|| {
+            fail(
+                Exit::NotFound,
+                "The '--datadir' parameter must be passed to the SST script",
+            )
+        })?;
+        let address_text = args.address.as_deref().ok_or_else(|| {
+            fail(Exit::Invalid, "the '--address' parameter is missing")
+        })?;
+        let address =
+            SstAddress::parse(address_text).map_err(|e| fail(Exit::Invalid, format!("{e:#}")))?;
+        if let Some(port) = &args.port {
+            if args.address.as_deref().is_some_and(|a| a.contains(':'))
+                && port != &address.port.to_string()
+            {
+                return Err(fail(
+                    Exit::NotFound,
+                    format!(
+                        "port mismatch: --port {port} but port {} in --address",
+                        address.port
+                    ),
+                ));
+            }
+        }
+        let tail = parse_tail(&args.mysqld_args);
+        let dir = |explicit: &Option<OsString>,
+                   var: Option<&str>,
+                   tail_value: &Option<OsString>,
+                   key: &str| {
+            let value = explicit
+                .clone()
+                .or_else(|| var.and_then(env).filter(|v| !trim(v).is_empty()))
+                .or_else(|| tail_value.clone())
+                .or_else(|| config.get("--mysqld", key).map(OsString::from));
+            special_dir(&datadir, value.as_deref())
+        };
+        let sys = dir(
+            &args.innodb_data_home_dir,
+            Some("INNODB_DATA_HOME_DIR"),
+            &tail.innodb_data_home_dir,
+            "innodb-data-home-dir",
+        );
+        let redo = dir(
+            &args.innodb_log_group_home_dir,
+            Some("INNODB_LOG_GROUP_HOME"),
+            &tail.innodb_log_group_home_dir,
+            "innodb-log-group-home-dir",
+        );
+        let undo = dir(
+            &args.innodb_undo_directory,
+            Some("INNODB_UNDO_DIR"),
+            &tail.innodb_undo_directory,
+            "innodb-undo-directory",
+        );
+        let aria = dir(
+            &args.aria_log_dir_path,
+            None,
+            &tail.aria_log_dir_path,
+            "aria-log-dir-path",
+        );
+        let data_file_path = tail
+            .innodb_data_file_path
+            .as_ref()
+            .map(|v| v.to_string_lossy().into_owned())
+            .or_else(|| config.get("--mysqld", "innodb-data-file-path"))
+            .unwrap_or_else(|| "ibdata1:12M:autoextend".to_string());
+        let binlog = resolve_binlog(args, &tail, config, &datadir);
+        let inner: Vec<PathBuf> = binlog
+            .iter()
+            .flat_map(|b| [b.dir.clone(), parent_dir(&b.index)])
+            .collect();
+        let layout = Layout::new(
+            datadir.clone(),
+            sys,
+            redo,
+            undo,
+            aria,
+            data_file_names(&data_file_path),
+            &inner,
+        );
+        let remote_secret = env("WSREP_SST_OPT_REMOTE_AUTH")
+            .map(|v| v.to_string_lossy().into_owned())
+            .filter(|v| !v.is_empty())
+            .or_else(|| address.auth.clone())
+            .and_then(|auth| auth.split_once(':').map(|(_, secret)| secret.to_string()));
+        let gtid_state = args.gtid.as_ref().map(|gtid| {
+            format!(
+                "{gtid} {}",
+                args.gtid_domain_id.as_deref().unwrap_or("0")
+            )
+        });
+        Ok(Settings {
+            role,
+            method: method_name(program),
+            address,
+            layout,
+            binlog,
+            parent: args.parent.filter(|p| *p > 0),
+            bypass: args.bypass,
+            gtid_state,
+            remote_secret,
+            max_binlogs: number(config, "--mysqld|sst", "sst-max-binlogs", 1),
+            streams: streams(config),
+            timeouts: Timeouts {
+                initial: seconds(config, "rsrsync-initial-timeout", 300),
+                idle: seconds(config, "rsrsync-timeout", 120),
+                flush: seconds(config, "rsrsync-flush-timeout", 3600),
+            },
+            joiner_delay: env("MTR_SST_JOINER_DELAY")
+                .and_then(|v| v.to_str().and_then(|s| s.trim().parse().ok()))
+                .map(Duration::from_secs)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// `wsrep_sst_rsrsync` → `rsrsync` (directory, extension, prefix dropped).
+fn method_name(program: &OsStr) -> String {
+    let name = Path::new(program)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.strip_prefix("wsrep_sst_") {
+        Some(method) if !method.is_empty() => method.to_string(),
+        _ => "rsrsync".to_string(),
+    }
+}
+
+fn trim(value: &OsStr) -> &[u8] {
+    value.as_bytes().trim_ascii()
+}
+
+/// A configured directory: trimmed, trailing slashes dropped, relative to
+/// the datadir; empty or `.` is the datadir itself.
+fn special_dir(datadir: &Path, value: Option<&OsStr>) -> PathBuf {
+    let Some(value) = value else {
+        return datadir.to_path_buf();
+    };
+    let mut bytes = trim(value);
+    while bytes.len() > 1 && bytes.ends_with(b"/") {
+        bytes = &bytes[..bytes.len() - 1];
+    }
+    if bytes.is_empty() || bytes == b"." {
+        return datadir.to_path_buf();
+    }
+    datadir.join(OsStr::from_bytes(bytes))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The file names of `innodb_data_file_path` (`ibdata1:12M;ibdata2:1G:autoextend`).
+fn data_file_names(spec: &str) -> Vec<OsString> {
+    spec.split(';')
+        .filter_map(|part| part.split(':').next())
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .filter(|name| {
+            let plain = !name.contains('/');
+            if !plain {
+                log::warn!(
+                    "innodb_data_file_path names '{name}' in a subdirectory; \
+                     only plain names in innodb_data_home_dir are transferred"
+                );
+            }
+            plain
+        })
+        .map(OsString::from)
+        .collect()
+}
+
+/// `get_binlog` of the scripts: the binlog name and its index.
+fn resolve_binlog(args: &Args, tail: &Tail, config: &Config, datadir: &Path) -> Option<Binlog> {
+    let basename = args
+        .log_basename
+        .clone()
+        .or_else(|| tail.log_basename.clone())
+        .or_else(|| config.get("--mysqld", "log-basename").map(OsString::from));
+    let bare_log_bin = matches!(tail.log_bin, Some(None)) || config.present("--mysqld", "log-bin");
+    let name = args
+        .binlog
+        .clone()
+        .or_else(|| tail.log_bin.clone().flatten())
+        .or_else(|| config.get("--mysqld", "log-bin").map(OsString::from))
+        .or_else(|| {
+            bare_log_bin.then(|| match &basename {
+                Some(base) => with_suffix(base, "-bin"),
+                None => OsString::from("mysql-bin"),
+            })
+        })?;
+    let index = args
+        .binlog_index
+        .clone()
+        .or_else(|| tail.log_bin_index.clone())
+        .or_else(|| config.get("--mysqld", "log-bin-index").map(OsString::from));
+    let index = match index {
+        Some(index) if !Path::new(&index).file_name()?.as_bytes().contains(&b'.') => {
+            with_suffix(&index, ".index")
+        }
+        Some(index) => index,
+        None => match &basename {
+            Some(base) => with_suffix(base, "-bin.index"),
+            None => with_suffix(&name, ".index"),
+        },
+    };
+    let name_path = Path::new(&name);
+    let prefix = match name_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.as_os_str().to_os_string(),
+        _ => OsString::from("."),
+    };
+    Some(Binlog {
+        dir: datadir.join(&prefix),
+        base: name_path.file_name()?.to_os_string(),
+        index: datadir.join(&index),
+        index_prefix: prefix,
+    })
+}
+
+fn with_suffix(base: &OsStr, suffix: &str) -> OsString {
+    let mut out = base.to_os_string();
+    out.push(suffix);
+    out
+}
+
+fn number(config: &Config, groups: &str, key: &str, default: i64) -> i64 {
+    match config.get(groups, key) {
+        None => default,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            log::warn!("ignoring {key}={v}: not a whole number; using {default}");
+            default
+        }),
+    }
+}
+
+fn streams(config: &Config) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted = number(config, "--mysqld|sst", "backup-threads", cores as i64);
+    wanted.clamp(1, MAX_STREAMS as i64) as usize
+}
+
+fn seconds(config: &Config, key: &str, default: u64) -> Duration {
+    let value = number(config, "sst", key, default as i64);
+    Duration::from_secs(if value > 0 { value as u64 } else { default })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn argv(words: &[&str]) -> Args {
+        crate::cli::parse(words.iter().map(OsString::from)).expect("valid argv")
+    }
+
+    fn resolve_with(words: &[&str], cnf: &str, vars: &[(&str, &str)]) -> Result<Settings> {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let env = move |k: &str| vars.get(k).cloned();
+        let config = Config::from_cnf_bytes(cnf.as_bytes(), None).expect("cnf");
+        Settings::resolve(
+            &argv(words),
+            OsStr::new("/usr/bin/wsrep_sst_rsrsync"),
+            &env,
+            &config,
+        )
+    }
+
+    const JOINER: &[&str] = &[
+        "--role",
+        "joiner",
+        "--address",
+        "127.0.0.1:4444",
+        "--datadir",
+        "/var/lib/mysql/",
+        "--parent",
+        "42",
+    ];
+
+    #[test]
+    fn directories_follow_the_scripts_precedence() {
+        let cnf = "[mysqld]\ninnodb_data_home_dir=/cnf/home\ninnodb-log-group-home-dir=redo/\n\
+                   innodb_undo_directory=/tmp\ninnodb_undo_directory=\naria-log-dir-path=/cnf/aria\n";
+        let mut words = JOINER.to_vec();
+        words.extend(["--mysqld-args", "--innodb-data-home-dir=/tail/home"]);
+        let s = resolve_with(&words, cnf, &[("INNODB_DATA_HOME_DIR", "/env/home/")])
+            .expect("resolves");
+        assert_eq!(s.method, "rsrsync");
+        assert_eq!(s.layout.sys, PathBuf::from("/env/home"), "env beats tail and cnf");
+        assert_eq!(s.layout.redo, PathBuf::from("/var/lib/mysql/redo"), "relative to datadir");
+        assert_eq!(s.layout.undo, PathBuf::from("/var/lib/mysql"), "last empty value wins");
+        assert_eq!(s.layout.aria, PathBuf::from("/cnf/aria"));
+        assert!(s.layout.is_excluded(OsStr::new("redo")));
+        let s = resolve_with(&words, cnf, &[]).expect("resolves");
+        assert_eq!(s.layout.sys, PathBuf::from("/tail/home"), "tail beats cnf");
+    }
+
+    #[test]
+    fn binlog_names_follow_get_binlog() {
+        let cases: &[(&[&str], &str, Option<(&str, &str, &str, &str)>)] = &[
+            (&[], "", None),
+            (&["--binlog", "mysql-bin"], "", Some(("/d", "mysql-bin", "/d/mysql-bin.index", "."))),
+            (&[], "[mysqld]\nlog-bin\n", Some(("/d", "mysql-bin", "/d/mysql-bin.index", "."))),
+            (
+                &[],
+                "[mysqld]\nlog_basename=server1\nlog_bin\n",
+                Some(("/d", "server1-bin", "/d/server1-bin.index", ".")),
+            ),
+            (
+                &["--binlog", "/logs/b/server1_binlog", "--binlog-index", "/logs/i/idx"],
+                "",
+                Some(("/logs/b", "server1_binlog", "/logs/i/idx.index", "/logs/b")),
+            ),
+            (
+                &[],
+                "[mysqld]\nlog-bin=server1_binlog\nlog-bin-index=x.idx\n",
+                Some(("/d", "server1_binlog", "/d/x.idx", ".")),
+            ),
+        ];
+        for (extra, cnf, want) in cases {
+            let mut words = vec!["--role", "donor", "--address", "h", "--datadir", "/d"];
+            words.extend_from_slice(extra);
+            let s = resolve_with(&words, cnf, &[]).expect("resolves");
+            let got = s.binlog.map(|b| {
+                (
+                    b.dir.display().to_string(),
+                    b.base.to_string_lossy().into_owned(),
+                    b.index.display().to_string(),
+                    b.index_prefix.to_string_lossy().into_owned(),
+                )
+            });
+            let want = want.map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()));
+            assert_eq!(got, want, "{extra:?} {cnf:?}");
+        }
+    }
+
+    #[test]
+    fn donor_values_and_knobs() {
+        let words = [
+            "--role",
+            "donor",
+            "--address",
+            "127.0.0.1:4444/rsrsync_sst//1",
+            "--datadir",
+            "/d",
+            "--gtid",
+            "6d1f4a2c-0000-0000-0000-000000009b1e:42",
+            "--gtid-domain-id",
+            "7",
+            "--bypass",
+        ];
+        let cnf = "[sst]\nbackup_threads=3\nsst-max-binlogs=-1\nrsrsync-timeout=9\n\
+                   [mysqld]\ninnodb_data_file_path=foobar:12M;ibdata2:1G:autoextend\n";
+        let s = resolve_with(&words, cnf, &[("WSREP_SST_OPT_REMOTE_AUTH", "localhost:ab12")])
+            .expect("resolves");
+        assert_eq!(s.remote_secret.as_deref(), Some("ab12"));
+        assert_eq!(
+            s.gtid_state.as_deref(),
+            Some("6d1f4a2c-0000-0000-0000-000000009b1e:42 7")
+        );
+        assert!(s.bypass);
+        assert_eq!((s.streams, s.max_binlogs), (3, -1));
+        assert_eq!(s.timeouts.idle, Duration::from_secs(9));
+        assert_eq!(s.timeouts.initial, Duration::from_secs(300));
+        assert_eq!(s.layout.data_files, [OsString::from("foobar"), OsString::from("ibdata2")]);
+        assert_eq!(s.address.sst_ver.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn missing_or_bad_inputs_have_the_scripts_codes() {
+        let code = |words: &[&str]| {
+            crate::exit::exit_of(&resolve_with(words, "", &[]).expect_err("must fail"))
+        };
+        assert_eq!(code(&["--role", "joiner", "--address", "h"]), Some(Exit::NotFound));
+        assert_eq!(code(&["--role", "joiner", "--datadir", "/d"]), Some(Exit::Invalid));
+        assert_eq!(
+            code(&["--address", "h:5", "--datadir", "/d", "--port", "6"]),
+            Some(Exit::NotFound)
+        );
+        assert_eq!(method_name(OsStr::new("wsrep_sst_rsrsync_wan.sh")), "rsrsync_wan");
+    }
+}

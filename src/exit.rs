@@ -113,7 +113,9 @@ mod tests {
     #[test]
     fn failure_is_found_under_context() {
         let err: anyhow::Result<()> = Err(fail(Exit::Busy, "port 4444 taken"));
-        let err = err.context("opening the listener").unwrap_err();
+        let err = err
+            .context("opening the listener")
+            .expect_err("an error stays an error under context");
         assert_eq!(exit_of(&err), Some(Exit::Busy));
         assert_eq!(format!("{err:#}"), "opening the listener: port 4444 taken");
         assert_eq!(exit_of(&anyhow::anyhow!("plain")), None);

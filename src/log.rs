@@ -73,7 +73,9 @@ fn format_line(level: Level, message: &str, stamp: &str) -> String {
 
 /// Local time as `YYYYMMDD HH:MM:SS.mmm`, like `date '+%Y%m%d %H:%M:%S.%3N'`.
 fn timestamp() -> String {
-    chrono::Local::now().format("%Y%m%d %H:%M:%S%.3f").to_string()
+    chrono::Local::now()
+        .format("%Y%m%d %H:%M:%S%.3f")
+        .to_string()
 }
 
 #[cfg(test)]

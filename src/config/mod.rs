@@ -20,6 +20,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+#[cfg(test)]
+mod differential_tests;
 mod mycnf;
 mod native;
 mod print_defaults;
@@ -250,4 +252,167 @@ fn last_value<'a>(lines: &'a [String], key: &str) -> Option<&'a str> {
 /// `[[:space:]]` of the scripts' `trim_string`.
 fn is_shell_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cnf(text: &str, suffix: Option<&str>) -> Config {
+        Config::from_cnf_bytes(text.as_bytes(), suffix).expect("a valid test my.cnf")
+    }
+
+    #[test]
+    fn last_occurrence_in_file_order_wins() {
+        let text = "[mysqld]\ntmpdir=/a\n[mysqld.2]\ntmpdir=/suffixed\n[galera]\ntmpdir=/b\n";
+        // The suffixed group does not win for being suffixed: the later line does.
+        assert_eq!(
+            cnf(text, Some(".2")).get("--mysqld", "tmpdir").as_deref(),
+            Some("/b")
+        );
+        let text = "[mysqld.2]\ntmpdir=/suffixed\n[mysqld]\ntmpdir=/base\n";
+        assert_eq!(
+            cnf(text, Some(".2")).get("--mysqld", "tmpdir").as_deref(),
+            Some("/base")
+        );
+        let text = "[mysqld]\ntmpdir=/base\n[mysqld.2]\ntmpdir=/suffixed\n";
+        let config = cnf(text, Some(".2"));
+        assert_eq!(
+            config.get("--mysqld", "tmpdir").as_deref(),
+            Some("/suffixed")
+        );
+        // Without the suffix, the twin is not read at all.
+        assert_eq!(
+            cnf(text, None).get("--mysqld", "tmpdir").as_deref(),
+            Some("/base")
+        );
+        assert_eq!(
+            cnf(text, Some(".3")).get("--mysqld", "tmpdir").as_deref(),
+            Some("/base")
+        );
+    }
+
+    #[test]
+    fn server_group_set() {
+        let text = "[mysqld]\na=1\n[server]\nb=1\n[mysqld-10.11]\nc=1\n[mariadb]\nd=1\n\
+                    [mariadb-10.11]\ne=1\n[mariadbd]\nf=1\n[mariadbd-10.11]\ng=1\n\
+                    [client-server]\nh=1\n[galera]\ni=1\n[MYSQLD]\nj=1\n[Galera.2]\nk=1\n\
+                    [mysqld-10.11.2]\nl=1\n[client]\nx=1\n[mysqld-10.6]\nx=1\n[mariadb-10]\nx=1\n\
+                    [embedded]\nx=1\n[ mysqld]\nx=1\n[sst]\nx=1\n";
+        let config = cnf(text, Some(".2"));
+        for key in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"] {
+            assert_eq!(config.get("--mysqld", key).as_deref(), Some("1"), "{key}");
+        }
+        assert_eq!(config.get("--mysqld", "x"), None);
+        assert_eq!(config.get("sst", "x").as_deref(), Some("1"));
+        assert_eq!(config.get("sst", "a"), None);
+    }
+
+    #[test]
+    fn sst_group_and_its_twin() {
+        let text = "[sst]\nprogress=1\n[SST.2]\nrlimit=2\n[sst.3]\ntkey=3\n";
+        let config = cnf(text, Some(".2"));
+        assert_eq!(config.get("sst", "progress").as_deref(), Some("1"));
+        assert_eq!(config.get("sst", "rlimit").as_deref(), Some("2"));
+        assert_eq!(config.get("sst", "tkey"), None);
+        assert_eq!(config.get("--mysqld", "progress"), None);
+    }
+
+    #[test]
+    fn group_list_takes_the_first_non_empty_value() {
+        let text = "[mysqld]\nssl-ca=/server\nssl-key=\nssl-cert\n\
+                    [sst]\nssl-ca=/sst\nssl-key=/sst.key\nssl-cert=/sst.pem\nssl-mode=REQUIRED\n";
+        let config = cnf(text, None);
+        assert_eq!(
+            config.get("--mysqld|sst", "ssl-ca").as_deref(),
+            Some("/server")
+        );
+        assert_eq!(
+            config.get("sst|--mysqld", "ssl-ca").as_deref(),
+            Some("/sst")
+        );
+        // Empty or value-less in the server groups: [sst] is consulted.
+        assert_eq!(
+            config.get("--mysqld|sst", "ssl-key").as_deref(),
+            Some("/sst.key")
+        );
+        assert_eq!(
+            config.get("--mysqld|sst", "ssl-cert").as_deref(),
+            Some("/sst.pem")
+        );
+        assert_eq!(
+            config.get("--mysqld|sst", "ssl-mode").as_deref(),
+            Some("REQUIRED")
+        );
+        assert_eq!(config.get("--mysqld", "ssl-key"), None);
+        // An unknown set is skipped, not an error.
+        assert_eq!(config.get("client|sst", "ssl-ca").as_deref(), Some("/sst"));
+        assert!(!config.present("client", "ssl-ca"));
+    }
+
+    #[test]
+    fn empty_value_after_a_decoy_is_unset_but_present() {
+        // galera_ipv6_rsync_section: a decoy, then the real (empty) setting.
+        let text = "[mysqld]\ninnodb-data-home-dir=/tmp\n[galera]\ninnodb-data-home-dir=\n";
+        let config = cnf(text, None);
+        assert_eq!(config.get("--mysqld", "innodb-data-home-dir"), None);
+        assert!(config.present("--mysqld", "innodb-data-home-dir"));
+        assert!(!config.present("--mysqld", "innodb-log-group-home-dir"));
+        assert!(!config.present("sst", "innodb-data-home-dir"));
+    }
+
+    #[test]
+    fn names_compare_like_the_scripts() {
+        let text = "[mysqld]\ninnodb_data_home_dir = /data\nloose-ssl-mode = VERIFY_CA\n\
+                    loose_log_bin_index=idx\n--tmpdir=/not-this\nloosetmpdir=/nor-this\n\
+                    log-bin\nLog-Basename=case\n";
+        let config = cnf(text, None);
+        assert_eq!(
+            config.get("--mysqld", "innodb-data-home-dir").as_deref(),
+            Some("/data")
+        );
+        assert_eq!(
+            config.get("--mysqld", "innodb_data_home_dir").as_deref(),
+            Some("/data")
+        );
+        assert_eq!(
+            config.get("--mysqld", "ssl-mode").as_deref(),
+            Some("VERIFY_CA")
+        );
+        assert_eq!(
+            config.get("--mysqld", "log-bin-index").as_deref(),
+            Some("idx")
+        );
+        assert_eq!(config.get("--mysqld", "tmpdir"), None);
+        assert!(!config.present("--mysqld", "tmpdir"));
+        assert!(config.present("--mysqld", "log-bin"));
+        assert_eq!(config.get("--mysqld", "log-bin"), None);
+        // Case matters, as in the scripts' awk and in mariadbd.
+        assert!(!config.present("--mysqld", "log-basename"));
+    }
+
+    #[test]
+    fn values_are_trimmed_and_blank_counts_as_unset() {
+        let text = "[mysqld]\ntmpdir = \"  /t  \"\nssl-ca=\" \"\nssl-key=\"\\n\"\n\
+                    [sst]\nssl-ca=/sst\nssl-key=/sst.key\n";
+        let config = cnf(text, None);
+        assert_eq!(config.get("--mysqld", "tmpdir").as_deref(), Some("/t"));
+        // parse_cnf checks for emptiness before trimming: a quoted blank
+        // in the server groups ends the search (unset)…
+        assert_eq!(config.get("--mysqld|sst", "ssl-ca"), None);
+        // …but a lone newline is dropped by `$(…)` first, so [sst] is read.
+        assert_eq!(
+            config.get("--mysqld|sst", "ssl-key").as_deref(),
+            Some("/sst.key")
+        );
+    }
+
+    #[test]
+    fn native_errors_carry_the_line() {
+        let err = Config::from_cnf_bytes(b"[mysqld]\nx=1\n[sst\n", None).expect_err("broken");
+        assert_eq!(
+            err.to_string(),
+            "<test my.cnf>:3: group header without a closing ']'"
+        );
+    }
 }

@@ -311,3 +311,168 @@ fn expand_home(path: &Path, env: &Env) -> PathBuf {
         None => path.to_path_buf(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(home: Option<&str>, mysql_home: Option<&str>) -> Env {
+        Env {
+            home: home.map(Into::into),
+            mysql_home: mysql_home.map(Into::into),
+            group_suffix: None,
+        }
+    }
+
+    fn sources(extra: Option<&str>, mysql_home: Option<&str>) -> Vec<String> {
+        default_sources(extra.map(Path::new), &env(None, mysql_home))
+            .into_iter()
+            .map(|s| match s {
+                Source::Default(p) => p.display().to_string(),
+                Source::Extra(p) => format!("extra:{}", p.display()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn default_file_order() {
+        let base = ["/etc/my.cnf", "/etc/mysql/my.cnf", "~/.my.cnf"];
+        assert_eq!(sources(None, None), base);
+        assert_eq!(sources(None, Some("")), base);
+        assert_eq!(
+            sources(Some("x.cnf"), Some("/h")),
+            [
+                "/etc/my.cnf",
+                "/etc/mysql/my.cnf",
+                "/h/my.cnf",
+                "extra:x.cnf",
+                "~/.my.cnf"
+            ]
+        );
+        // A directory named again moves to its later place.
+        assert_eq!(
+            sources(None, Some("/etc")),
+            ["/etc/mysql/my.cnf", "/etc/my.cnf", "~/.my.cnf"]
+        );
+        assert_eq!(sources(None, Some("/etc/mysql/")), base);
+        assert_eq!(
+            sources(Some("x.cnf"), Some("~")),
+            [
+                "/etc/my.cnf",
+                "/etc/mysql/my.cnf",
+                "extra:x.cnf",
+                "~/.my.cnf"
+            ]
+        );
+    }
+
+    #[test]
+    fn home_expansion() {
+        let with_home = env(Some("/h"), None);
+        let expand = |p: &str, e: &Env| expand_home(Path::new(p), e).display().to_string();
+        assert_eq!(expand("~/.my.cnf", &with_home), "/h/.my.cnf");
+        assert_eq!(expand("~/.my.cnf", &env(None, None)), "~/.my.cnf");
+        assert_eq!(expand("~/.my.cnf", &env(Some(""), None)), "/.my.cnf");
+        assert_eq!(expand("~root/x", &with_home), "/root/x");
+        assert_eq!(
+            expand("~no-such-user-here/x", &with_home),
+            "~no-such-user-here/x"
+        );
+        assert_eq!(expand("~", &with_home), "~");
+        assert_eq!(expand("/a/~/x", &with_home), "/a/~/x");
+    }
+
+    fn write(path: &Path, text: &str) {
+        fs::write(path, text).expect("writing a test file");
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644)).expect("chmod 644");
+    }
+
+    fn read(file: &Path) -> anyhow::Result<Vec<String>> {
+        let opts = DefaultsOptions {
+            file: Some(file.to_path_buf()),
+            ..DefaultsOptions::default()
+        };
+        let entries = read_options(&opts, &Env::default())?;
+        Ok(entries
+            .into_iter()
+            .map(|e| format!("{}:{}", e.group, e.option))
+            .collect())
+    }
+
+    #[test]
+    fn includes_nest_and_keep_their_own_groups() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        fs::create_dir(d.join("conf.d")).expect("mkdir");
+        write(&d.join("conf.d/b.cnf"), "[sst]\nb=1\n");
+        write(&d.join("conf.d/A.cnf"), "[mysqld]\na=1\n");
+        write(&d.join("conf.d/c.conf"), "[mysqld]\nnot=read\n");
+        write(
+            &d.join("conf.d/bad.cnf"),
+            "[mysqld]\nkept=1\n[bad\nlost=1\n",
+        );
+        write(&d.join("inc.cnf"), "no=group\n");
+        let main = d.join("my.cnf");
+        let text = format!(
+            "[galera]\n!includedir {0}/conf.d\nafter=1\n!include {0}/inc.cnf\n!include {0}/gone.cnf\nend=1\n",
+            d.display()
+        );
+        write(&main, &text);
+        assert_eq!(
+            read(&main).expect("included errors are not fatal"),
+            [
+                "mysqld:--a=1",
+                "sst:--b=1",
+                "mysqld:--kept=1",
+                "galera:--after=1",
+                "galera:--end=1"
+            ]
+        );
+    }
+
+    #[test]
+    fn required_files_must_exist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope.cnf");
+        let err = read(&missing).expect_err("missing --defaults-file");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot open the defaults file {} given with --defaults-file (my_print_defaults \
+                 fails the same way): check that the file exists and is readable, or fix \
+                 --defaults-file in mariadbd's command line",
+                missing.display()
+            )
+        );
+        // An empty name is the current directory, which reads as nothing.
+        assert_eq!(read(Path::new("")).expect("a directory").len(), 0);
+    }
+
+    #[test]
+    fn include_bombs_and_special_files_are_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bomb = dir.path().join("bomb.cnf");
+        let line = format!("!include {}\n", bomb.display());
+        write(&bomb, &format!("[mysqld]\nx=1\n{}", line.repeat(20)));
+        let err = read(&bomb).expect_err("20^10 includes");
+        assert!(
+            err.to_string().contains("more than 4096 option files"),
+            "{err:#}"
+        );
+
+        // A FIFO would block mysys forever; it is skipped.
+        let fifo = dir.path().join("fifo.cnf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let main = dir.path().join("main.cnf");
+        write(
+            &main,
+            &format!("[mysqld]\n!include {}\ny=1\n", fifo.display()),
+        );
+        assert_eq!(read(&main).expect("fifo skipped"), ["mysqld:--y=1"]);
+
+        // An endless device stops at the size limit.
+        let err = read(Path::new("/dev/zero")).expect_err("too large");
+        assert!(err.to_string().contains("larger than 16 MiB"), "{err:#}");
+        assert_eq!(read(Path::new("/dev/null")).expect("empty").len(), 0);
+    }
+}

@@ -53,7 +53,6 @@ use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// Which side of the transfer this process is.
-#[allow(dead_code)] // used by settings (in progress)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
     Joiner,
@@ -61,7 +60,6 @@ pub(crate) enum Role {
 }
 
 /// The options mariadbd passed, trimmed but otherwise as given.
-#[allow(dead_code)] // used by settings (in progress)
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Args {
     /// `--role`; `None` when absent (the caller treats that as donor, as
@@ -105,7 +103,6 @@ pub(crate) struct Args {
 }
 
 /// What the scripts reject while parsing; the caller maps both to exit 22.
-#[allow(dead_code)] // used by settings (in progress)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CliError {
     /// `--role` other than `joiner`/`donor` (shown lossily if not UTF-8).
@@ -247,7 +244,6 @@ impl Raw {
 }
 
 /// Parses mariadbd's arguments (without argv\[0\]).
-#[allow(dead_code)] // used by settings (in progress)
 pub(crate) fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Args, CliError> {
     let mut raw = Raw::default();
     let mut bypass = false;
@@ -312,7 +308,6 @@ pub(crate) fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Args, C
 /// Paths and names mined from mariadbd's own argv (the `--mysqld-args`
 /// tail), spec §2.3. Each field is the last occurrence; an empty value
 /// unsets, as in the script.
-#[allow(dead_code)] // used by settings (in progress)
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Tail {
     /// `--datadir=` or `-h DIR` / `-hDIR`, trailing slashes stripped.
@@ -336,7 +331,6 @@ pub(crate) struct Tail {
 /// element or else the next element unless that starts with `-`; `-h` is
 /// the datadir. A lone `--` ends option processing. Options we do not need
 /// (`--defaults-*`, `--user=`, `--port=`, `--socket=`, …) are ignored.
-#[allow(dead_code)] // used by settings (in progress)
 pub(crate) fn parse_tail(tail: &[OsString]) -> Tail {
     let mut out = Tail::default();
     let mut rest = tail.iter().map(|a| a.as_bytes());

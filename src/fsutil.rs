@@ -140,11 +140,6 @@ impl DataDir {
         })
     }
 
-    /// The directory's path, for messages.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The full path of `rel`, for messages.
     pub(crate) fn show(&self, rel: &RelPath) -> String {
         let mut p = self.path.clone();
@@ -454,11 +449,16 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dd = DataDir::open(tmp.path(), false).expect("open");
         std::fs::create_dir_all(tmp.path().join("x/y")).expect("mkdir");
-        let err = dd.create_file(&rel("x"), 0o600).expect_err("directory in the way");
+        let err = dd
+            .create_file(&rel("x"), 0o600)
+            .expect_err("directory in the way");
         assert!(format!("{err:#}").contains("Is a directory"), "{err:#}");
         std::fs::write(tmp.path().join("f"), b"data").expect("write");
         assert!(dd.create_dir(&rel("f"), 0o700).is_err(), "file in the way");
-        assert!(dd.create_dir(&rel("f/sub"), 0o700).is_err(), "file on the way");
+        assert!(
+            dd.create_dir(&rel("f/sub"), 0o700).is_err(),
+            "file on the way"
+        );
         assert_eq!(std::fs::read(tmp.path().join("f")).expect("kept"), b"data");
     }
 }

@@ -101,9 +101,10 @@ impl Settings {
                 "The '--datadir' parameter must be passed to the SST script",
             )
         })?;
-        let address_text = args.address.as_deref().ok_or_else(|| {
-            fail(Exit::Invalid, "the '--address' parameter is missing")
-        })?;
+        let address_text = args
+            .address
+            .as_deref()
+            .ok_or_else(|| fail(Exit::Invalid, "the '--address' parameter is missing"))?;
         let address =
             SstAddress::parse(address_text).map_err(|e| fail(Exit::Invalid, format!("{e:#}")))?;
         if let Some(port) = &args.port {
@@ -180,12 +181,10 @@ impl Settings {
             .filter(|v| !v.is_empty())
             .or_else(|| address.auth.clone())
             .and_then(|auth| auth.split_once(':').map(|(_, secret)| secret.to_string()));
-        let gtid_state = args.gtid.as_ref().map(|gtid| {
-            format!(
-                "{gtid} {}",
-                args.gtid_domain_id.as_deref().unwrap_or("0")
-            )
-        });
+        let gtid_state = args
+            .gtid
+            .as_ref()
+            .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         Ok(Settings {
             role,
             method: method_name(program),
@@ -307,7 +306,7 @@ fn resolve_binlog(args: &Args, tail: &Tail, config: &Config, datadir: &Path) -> 
         _ => OsString::from("."),
     };
     Some(Binlog {
-        dir: datadir.join(&prefix),
+        dir: special_dir(datadir, Some(&prefix)),
         base: name_path.file_name()?.to_os_string(),
         index: datadir.join(&index),
         index_prefix: prefix,
@@ -382,12 +381,24 @@ mod tests {
                    innodb_undo_directory=/tmp\ninnodb_undo_directory=\naria-log-dir-path=/cnf/aria\n";
         let mut words = JOINER.to_vec();
         words.extend(["--mysqld-args", "--innodb-data-home-dir=/tail/home"]);
-        let s = resolve_with(&words, cnf, &[("INNODB_DATA_HOME_DIR", "/env/home/")])
-            .expect("resolves");
+        let s =
+            resolve_with(&words, cnf, &[("INNODB_DATA_HOME_DIR", "/env/home/")]).expect("resolves");
         assert_eq!(s.method, "rsrsync");
-        assert_eq!(s.layout.sys, PathBuf::from("/env/home"), "env beats tail and cnf");
-        assert_eq!(s.layout.redo, PathBuf::from("/var/lib/mysql/redo"), "relative to datadir");
-        assert_eq!(s.layout.undo, PathBuf::from("/var/lib/mysql"), "last empty value wins");
+        assert_eq!(
+            s.layout.sys,
+            PathBuf::from("/env/home"),
+            "env beats tail and cnf"
+        );
+        assert_eq!(
+            s.layout.redo,
+            PathBuf::from("/var/lib/mysql/redo"),
+            "relative to datadir"
+        );
+        assert_eq!(
+            s.layout.undo,
+            PathBuf::from("/var/lib/mysql"),
+            "last empty value wins"
+        );
         assert_eq!(s.layout.aria, PathBuf::from("/cnf/aria"));
         assert!(s.layout.is_excluded(OsStr::new("redo")));
         let s = resolve_with(&words, cnf, &[]).expect("resolves");
@@ -396,17 +407,36 @@ mod tests {
 
     #[test]
     fn binlog_names_follow_get_binlog() {
-        let cases: &[(&[&str], &str, Option<(&str, &str, &str, &str)>)] = &[
+        // (extra argv, my.cnf, (dir, base, index, index prefix))
+        type Case<'a> = (
+            &'a [&'a str],
+            &'a str,
+            Option<(&'a str, &'a str, &'a str, &'a str)>,
+        );
+        let cases: &[Case<'_>] = &[
             (&[], "", None),
-            (&["--binlog", "mysql-bin"], "", Some(("/d", "mysql-bin", "/d/mysql-bin.index", "."))),
-            (&[], "[mysqld]\nlog-bin\n", Some(("/d", "mysql-bin", "/d/mysql-bin.index", "."))),
+            (
+                &["--binlog", "mysql-bin"],
+                "",
+                Some(("/d", "mysql-bin", "/d/mysql-bin.index", ".")),
+            ),
+            (
+                &[],
+                "[mysqld]\nlog-bin\n",
+                Some(("/d", "mysql-bin", "/d/mysql-bin.index", ".")),
+            ),
             (
                 &[],
                 "[mysqld]\nlog_basename=server1\nlog_bin\n",
                 Some(("/d", "server1-bin", "/d/server1-bin.index", ".")),
             ),
             (
-                &["--binlog", "/logs/b/server1_binlog", "--binlog-index", "/logs/i/idx"],
+                &[
+                    "--binlog",
+                    "/logs/b/server1_binlog",
+                    "--binlog-index",
+                    "/logs/i/idx",
+                ],
                 "",
                 Some(("/logs/b", "server1_binlog", "/logs/i/idx.index", "/logs/b")),
             ),
@@ -450,8 +480,12 @@ mod tests {
         ];
         let cnf = "[sst]\nbackup_threads=3\nsst-max-binlogs=-1\nrsrsync-timeout=9\n\
                    [mysqld]\ninnodb_data_file_path=foobar:12M;ibdata2:1G:autoextend\n";
-        let s = resolve_with(&words, cnf, &[("WSREP_SST_OPT_REMOTE_AUTH", "localhost:ab12")])
-            .expect("resolves");
+        let s = resolve_with(
+            &words,
+            cnf,
+            &[("WSREP_SST_OPT_REMOTE_AUTH", "localhost:ab12")],
+        )
+        .expect("resolves");
         assert_eq!(s.remote_secret.as_deref(), Some("ab12"));
         assert_eq!(
             s.gtid_state.as_deref(),
@@ -461,7 +495,10 @@ mod tests {
         assert_eq!((s.streams, s.max_binlogs), (3, -1));
         assert_eq!(s.timeouts.idle, Duration::from_secs(9));
         assert_eq!(s.timeouts.initial, Duration::from_secs(300));
-        assert_eq!(s.layout.data_files, [OsString::from("foobar"), OsString::from("ibdata2")]);
+        assert_eq!(
+            s.layout.data_files,
+            [OsString::from("foobar"), OsString::from("ibdata2")]
+        );
         assert_eq!(s.address.sst_ver.as_deref(), Some("1"));
     }
 
@@ -470,12 +507,21 @@ mod tests {
         let code = |words: &[&str]| {
             crate::exit::exit_of(&resolve_with(words, "", &[]).expect_err("must fail"))
         };
-        assert_eq!(code(&["--role", "joiner", "--address", "h"]), Some(Exit::NotFound));
-        assert_eq!(code(&["--role", "joiner", "--datadir", "/d"]), Some(Exit::Invalid));
+        assert_eq!(
+            code(&["--role", "joiner", "--address", "h"]),
+            Some(Exit::NotFound)
+        );
+        assert_eq!(
+            code(&["--role", "joiner", "--datadir", "/d"]),
+            Some(Exit::Invalid)
+        );
         assert_eq!(
             code(&["--address", "h:5", "--datadir", "/d", "--port", "6"]),
             Some(Exit::NotFound)
         );
-        assert_eq!(method_name(OsStr::new("wsrep_sst_rsrsync_wan.sh")), "rsrsync_wan");
+        assert_eq!(
+            method_name(OsStr::new("wsrep_sst_rsrsync_wan.sh")),
+            "rsrsync_wan"
+        );
     }
 }

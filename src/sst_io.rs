@@ -108,10 +108,12 @@ mod tests {
     #[test]
     fn lines_and_limits() {
         let (mut m, rx) = Mariadbd::channel();
-        m.ready("localhost:ab@127.0.0.1:4444/rsrsync_sst//1").expect("ready");
+        m.ready("localhost:ab@127.0.0.1:4444/rsrsync_sst//1")
+            .expect("ready");
         m.flush_tables().expect("flush");
         m.resume().expect("continue");
-        m.done("6d1f4a2c-0000-0000-0000-000000009b1e:42 0").expect("done");
+        m.done("6d1f4a2c-0000-0000-0000-000000009b1e:42 0")
+            .expect("done");
         let got: Vec<String> = rx.try_iter().collect();
         assert_eq!(
             got,
@@ -122,7 +124,10 @@ mod tests {
                 "done 6d1f4a2c-0000-0000-0000-000000009b1e:42 0"
             ]
         );
-        assert!(m.done(&"x".repeat(122)).is_err(), "donor line over 126 bytes");
+        assert!(
+            m.done(&"x".repeat(122)).is_err(),
+            "donor line over 126 bytes"
+        );
         assert!(m.state("a\nb").is_err(), "embedded newline");
     }
 }

@@ -55,10 +55,11 @@ impl SstAddress {
         let (port, path) = match after.strip_prefix(':') {
             Some(p) => {
                 let end = p.find('/').unwrap_or(p.len());
+                // Port 0 is accepted: a joiner then binds any free port and
+                // publishes it (tests use this).
                 let port = p[..end]
                     .parse::<u16>()
                     .ok()
-                    .filter(|p| *p != 0)
                     .with_context(|| format!("bad port '{}' in SST address '{text}'", &p[..end]))?;
                 (port, &p[end..])
             }
@@ -244,7 +245,6 @@ mod tests {
             "",
             "[::1",
             "host:port",
-            "host:0",
             "host:70000",
             "[::1]x",
             "[]:4444",

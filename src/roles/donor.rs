@@ -18,9 +18,9 @@ use crate::protocol::{Channel, Frame, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
+use crate::transfer::BLOCK_SIZE;
 use crate::transfer::send::{Plan, send_data, send_manifest};
 use crate::transfer::walk::walk;
-use crate::transfer::BLOCK_SIZE;
 
 /// How long the donor keeps retrying to reach the joiner's port.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -80,7 +80,13 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     }
 
     out.flush_tables()?;
-    let state = wait_flushed(&flushed, &error, &mut control, stop, settings.timeouts.flush)?;
+    let state = wait_flushed(
+        &flushed,
+        &error,
+        &mut control,
+        stop,
+        settings.timeouts.flush,
+    )?;
     log::info!("Tables flushed");
     let started = Instant::now();
     let binlogs = binlogs_to_send(settings.binlog.as_ref(), settings.max_binlogs, datadir)?;
@@ -250,7 +256,11 @@ fn binlogs_to_send(binlog: Option<&Binlog>, max: i64, datadir: &Path) -> Result<
         }
     };
     let text = String::from_utf8_lossy(&index);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let take = if max < 0 {
         lines.len()
     } else {
@@ -270,8 +280,11 @@ mod tests {
     fn newest_binlogs_from_the_index() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let index = tmp.path().join("mysql-bin.index");
-        std::fs::write(&index, "./mysql-bin.000001\n./mysql-bin.000002\n\n/abs/b.000003\n")
-            .expect("write");
+        std::fs::write(
+            &index,
+            "./mysql-bin.000001\n./mysql-bin.000002\n\n/abs/b.000003\n",
+        )
+        .expect("write");
         let binlog = Binlog {
             dir: tmp.path().into(),
             base: "mysql-bin".into(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 
 use super::{PidFile, is_state_line, remove_quietly, summary, with_keepalive};
-use crate::exit::{Exit, fail};
+use crate::exit::Exit;
 use crate::fsutil::{DataDir, RelPath};
 use crate::net::address::listen_addresses;
 use crate::net::{Connection, Listener, TimedStream, handshake};
@@ -130,12 +130,13 @@ fn session(
     incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
 ) -> Result<Outcome> {
     let initial = settings.timeouts.initial;
-    let mut control = next_connection(incoming, Channel::Control, initial, stop).with_context(|| {
-        format!(
-            "no donor connected within {} s (rsrsync-initial-timeout in [sst])",
-            initial.as_secs()
-        )
-    })?;
+    let mut control =
+        next_connection(incoming, Channel::Control, initial, stop).with_context(|| {
+            format!(
+                "no donor connected within {} s (rsrsync-initial-timeout in [sst])",
+                initial.as_secs()
+            )
+        })?;
     let started = Instant::now();
     log::info!("donor connected from {}", control.peer());
     let (mode, streams, block_size) = match control.expect_frame("the donor's first message")? {
@@ -257,7 +258,10 @@ fn next_connection(
     loop {
         stop.check()?;
         let left = deadline.saturating_duration_since(Instant::now());
-        ensure!(!left.is_zero(), "timed out waiting for a {channel:?} connection");
+        ensure!(
+            !left.is_zero(),
+            "timed out waiting for a {channel:?} connection"
+        );
         match incoming.recv_timeout(left.min(Duration::from_millis(200))) {
             Ok((got, conn)) if got == channel => return Ok(conn),
             Ok((got, conn)) => log::warn!(
@@ -288,36 +292,43 @@ fn spawn_acceptor(
         .name("acceptor".into())
         .spawn(move || {
             while !finished.load(Ordering::SeqCst) {
-                let accepted = match listener.accept(&stop, Instant::now() + Duration::from_secs(1)) {
+                let accepted = match listener.accept(&stop, Instant::now() + Duration::from_secs(1))
+                {
                     Ok(Some(accepted)) => accepted,
                     Ok(None) => continue,
                     Err(_) => break,
                 };
                 let (tcp, peer) = accepted;
                 if pending.load(Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
-                    log::warn!("refused an SST connection from {peer}: too many handshakes at once");
+                    log::warn!(
+                        "refused an SST connection from {peer}: too many handshakes at once"
+                    );
                     continue;
                 }
                 pending.fetch_add(1, Ordering::SeqCst);
-                let (tx, key, stop, pending) = (tx.clone(), key.clone(), Arc::clone(&stop), Arc::clone(&pending));
-                let spawned = std::thread::Builder::new()
-                    .name("handshake".into())
-                    .spawn(move || {
-                        let result = TimedStream::new(tcp, idle)
-                            .map_err(anyhow::Error::from)
-                            .and_then(|stream| {
-                                let mut conn = Connection::new(stream, peer.to_string());
-                                let channel = handshake::answer(&mut conn, &key)?;
-                                stop.watch(conn.stream().tcp())?;
-                                Ok((channel, conn))
-                            });
-                        pending.fetch_sub(1, Ordering::SeqCst);
-                        match result {
-                            // The session may be over; then the connection just closes.
-                            Ok(authenticated) => drop(tx.send(authenticated)),
-                            Err(e) => log::warn!("refused an SST connection from {peer}: {e:#}"),
-                        }
-                    });
+                let (tx, key, stop) = (tx.clone(), key.clone(), Arc::clone(&stop));
+                let counter = Arc::clone(&pending);
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("handshake".into())
+                        .spawn(move || {
+                            let result = TimedStream::new(tcp, idle)
+                                .map_err(anyhow::Error::from)
+                                .and_then(|stream| {
+                                    let mut conn = Connection::new(stream, peer.to_string());
+                                    let channel = handshake::answer(&mut conn, &key)?;
+                                    stop.watch(conn.stream().tcp())?;
+                                    Ok((channel, conn))
+                                });
+                            counter.fetch_sub(1, Ordering::SeqCst);
+                            match result {
+                                // The session may be over; then the connection just closes.
+                                Ok(authenticated) => drop(tx.send(authenticated)),
+                                Err(e) => {
+                                    log::warn!("refused an SST connection from {peer}: {e:#}")
+                                }
+                            }
+                        });
                 if spawned.is_err() {
                     pending.fetch_sub(1, Ordering::SeqCst);
                 }

@@ -206,6 +206,9 @@ mod tests {
         let text = std::fs::read_to_string(tmp.path().join("wsrep_sst.pid")).expect("read");
         assert_eq!(text.trim(), std::process::id().to_string());
         drop(held);
-        assert!(!tmp.path().join("wsrep_sst.pid").exists(), "removed on drop");
+        assert!(
+            !tmp.path().join("wsrep_sst.pid").exists(),
+            "removed on drop"
+        );
     }
 }

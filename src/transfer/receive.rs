@@ -90,7 +90,9 @@ pub(crate) fn receive_manifest(
         Class::Undo,
         Class::AriaLog,
     ] {
-        roots.dirs.push((class, DataDir::open(&layout.root(class), true)?));
+        roots
+            .dirs
+            .push((class, DataDir::open(&layout.root(class), true)?));
     }
     let mut dirs: Vec<(RelPath, u32)> = Vec::new();
     let mut keep_dirs: HashSet<RelPath> = HashSet::new();
@@ -235,7 +237,12 @@ impl Receiver {
                 data.remove(&rel)?;
             }
         }
-        for class in [Class::SysTablespace, Class::Redo, Class::Undo, Class::AriaLog] {
+        for class in [
+            Class::SysTablespace,
+            Class::Redo,
+            Class::Undo,
+            Class::AriaLog,
+        ] {
             let dir = self.roots.get(class)?;
             for (name, kind) in dir.list(None)? {
                 if matches!(kind, EntryKind::File | EntryKind::Symlink)
@@ -412,14 +419,18 @@ impl Receiver {
                 bytes += slot.size;
                 continue;
             }
-            let missing = state.fold.as_ref().map_or_else(
-                || block_count(slot.size, self.block_size),
-                Fold::missing,
-            );
+            let missing = state
+                .fold
+                .as_ref()
+                .map_or_else(|| block_count(slot.size, self.block_size), Fold::missing);
             incomplete.push(format!(
                 "{} ({missing} blocks missing{})",
                 slot.path,
-                if state.digest.is_none() { ", no digest" } else { "" }
+                if state.digest.is_none() {
+                    ", no digest"
+                } else {
+                    ""
+                }
             ));
         }
         if !incomplete.is_empty() {

@@ -23,9 +23,9 @@ use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
 use crate::fsutil::describe;
 use crate::net::{Connection, KEEPALIVE, TimedStream};
+use crate::protocol::Frame;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
-use crate::protocol::Frame;
 use crate::signals::Stop;
 
 /// The files to send and the order of their pieces.
@@ -82,7 +82,13 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        pieces.sort_by_key(|p| (std::cmp::Reverse(files[p.file as usize].size), p.file, p.first));
+        pieces.sort_by_key(|p| {
+            (
+                std::cmp::Reverse(files[p.file as usize].size),
+                p.file,
+                p.first,
+            )
+        });
         let bytes = files.iter().map(|f| f.size).sum();
         Ok(Plan {
             files,
@@ -291,7 +297,8 @@ fn worker(shared: &Shared<'_, '_>, mut conn: Connection<TimedStream>) -> Result<
 /// note whether it may have holes.
 fn open_source(id: u32, file: &PlanFile<'_>) -> Result<(u32, File, bool)> {
     let shown = file.source.display();
-    let handle = File::open(file.source).map_err(|e| describe(&e, &shown.to_string(), "opening"))?;
+    let handle =
+        File::open(file.source).map_err(|e| describe(&e, &shown.to_string(), "opening"))?;
     let meta = handle
         .metadata()
         .with_context(|| format!("examining {shown}"))?;

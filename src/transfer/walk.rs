@@ -42,7 +42,12 @@ const MAX_DEPTH: usize = 64;
 /// then the given binlog files (flattened to their base names).
 pub(crate) fn walk(layout: &Layout, binlogs: &[PathBuf]) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for class in [Class::SysTablespace, Class::Redo, Class::Undo, Class::AriaLog] {
+    for class in [
+        Class::SysTablespace,
+        Class::Redo,
+        Class::Undo,
+        Class::AriaLog,
+    ] {
         let root = layout.root(class);
         for (name, meta, path) in list_sorted(&root)? {
             if meta.is_file() && layout.is_member(class, &name) {
@@ -65,7 +70,13 @@ pub(crate) fn walk(layout: &Layout, binlogs: &[PathBuf]) -> Result<Vec<Entry>> {
         };
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() && names.insert(name.to_os_string()) => {
-                push_file(&mut out, Class::Binlog, RelPath::name(name), path.clone(), &meta);
+                push_file(
+                    &mut out,
+                    Class::Binlog,
+                    RelPath::name(name),
+                    path.clone(),
+                    &meta,
+                );
             }
             Ok(_) => log::warn!("skipping binlog {}: not a regular file", path.display()),
             Err(e) => log::warn!("skipping binlog {}: {e}", path.display()),
@@ -111,7 +122,13 @@ fn walk_database(
     Ok(())
 }
 
-fn push_file(out: &mut Vec<Entry>, class: Class, rel: Result<RelPath>, path: PathBuf, meta: &Metadata) {
+fn push_file(
+    out: &mut Vec<Entry>,
+    class: Class,
+    rel: Result<RelPath>,
+    path: PathBuf,
+    meta: &Metadata,
+) {
     if let Some(rel) = checked(rel, &path) {
         out.push(file_entry(class, rel, path, meta));
     }
@@ -187,7 +204,13 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let d = tmp.path().join("data");
         let redo = tmp.path().join("data/redo");
-        for dir in ["data/db1/sub", "data/db@0020x", "data/lost+found", "data/redo", "ext"] {
+        for dir in [
+            "data/db1/sub",
+            "data/db@0020x",
+            "data/lost+found",
+            "data/redo",
+            "ext",
+        ] {
             std::fs::create_dir_all(tmp.path().join(dir)).expect("mkdir");
         }
         for file in [
@@ -220,8 +243,11 @@ mod tests {
             vec![],
             &[],
         );
-        let entries = walk(&layout, &[d.join("mysql-bin.000001"), d.join("missing.000002")])
-            .expect("walk");
+        let entries = walk(
+            &layout,
+            &[d.join("mysql-bin.000001"), d.join("missing.000002")],
+        )
+        .expect("walk");
         assert_eq!(
             names(&entries),
             [

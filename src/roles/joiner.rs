@@ -20,7 +20,7 @@ use crate::protocol::{Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode,
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
-use crate::transfer::receive::{Received, Receiver, receive_manifest};
+use crate::transfer::receive::{Receiver, receive_manifest};
 use crate::transfer::{BINLOG_STAGING, Layout};
 
 /// Handshakes in progress at once; more connections are closed at once.
@@ -112,16 +112,17 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     stop.check()?;
     log::info!("Galera co-ords from recovery: {state}");
     out.state(&state)?;
-    if let Some(received) = received {
-        log::info!("{}", summary(received.bytes, received.files, started));
+    if let Some((bytes, files)) = received {
+        log::info!("{}", summary(bytes, files, started));
     }
     let kind = if bypass { "IST" } else { "SST" };
     log::info!("{method} {kind} completed on joiner");
     Ok(())
 }
 
-/// What the transfer produced: the state line, bypass, totals, start time.
-type Outcome = (String, bool, Option<Received>, Instant);
+/// What the transfer produced: the state line, bypass, (bytes, files)
+/// received, start time.
+type Outcome = (String, bool, Option<(u64, u64)>, Instant);
 
 /// Everything from the donor's first connection to our `Done`.
 fn session(
@@ -163,8 +164,9 @@ fn session(
     );
     let receiver = receive_manifest(&mut control, &settings.layout, block_size)?;
     control.send(&Frame::Ready)?;
-    let state = receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
-    let received = receiver.finish()?;
+    let (state, bytes) =
+        receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
+    let files = receiver.finish()?.files;
     let binlogs = receiver.names_of(Class::Binlog);
     with_keepalive(&mut control, || {
         match &settings.binlog {
@@ -178,11 +180,12 @@ fn session(
         sync_all(settings)
     })?;
     control.send(&Frame::Done)?;
-    Ok((state, false, Some(received), started))
+    Ok((state, false, Some((bytes, files)), started))
 }
 
 /// Takes the donor's data streams, receives them all, and returns the
-/// state line of the donor's `Complete`. The first failure on any stream
+/// state line of the donor's `Complete` and the bytes of file data
+/// received. The first failure on any stream
 /// stops the others (through `stop`) and is the one returned.
 fn receive_streams(
     receiver: &Receiver,
@@ -191,7 +194,7 @@ fn receive_streams(
     settings: &Settings,
     stop: &Stop,
     incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
-) -> Result<String> {
+) -> Result<(String, u64)> {
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
         let mut failure = None;
@@ -199,6 +202,9 @@ fn receive_streams(
             match next_connection(incoming, Channel::Data, settings.timeouts.idle, stop) {
                 Ok(mut conn) => workers.push(scope.spawn(move || {
                     let result = receiver.receive_stream(&mut conn);
+                    // Our end closes even though the stop token holds a
+                    // copy of the socket: the donor waits for this EOF.
+                    let _ = conn.stream().tcp().shutdown(std::net::Shutdown::Both);
                     if let Err(e) = &result {
                         stop.trigger(Exit::Pipe, format!("{e:#}"));
                     }
@@ -216,18 +222,22 @@ fn receive_streams(
             None => complete(control),
         };
         let mut worker_error = None;
+        let mut bytes = 0;
         for worker in workers {
-            let result = worker
+            match worker
                 .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a receiving thread panicked")));
-            if let Err(e) = result {
-                worker_error.get_or_insert(e);
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a receiving thread panicked")))
+            {
+                Ok(n) => bytes += n,
+                Err(e) => {
+                    worker_error.get_or_insert(e);
+                }
             }
         }
-        match (worker_error, completed?) {
-            (Some(e), _) => Err(e),
-            (None, (_, true)) => bail!("the donor sent files, then completed an IST"),
-            (None, (state, false)) => Ok(state),
+        match (worker_error, completed) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok((_, true))) => bail!("the donor sent files, then completed an IST"),
+            (None, Ok((state, false))) => Ok((state, bytes)),
         }
     })
 }

@@ -20,6 +20,8 @@ use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 
 mod donor;
+#[cfg(test)]
+mod e2e_tests;
 mod joiner;
 
 /// How long a previous SST of this datadir may take to go away.

@@ -71,7 +71,6 @@ pub(crate) struct Receiver {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Received {
     pub(crate) files: u64,
-    pub(crate) bytes: u64,
 }
 
 /// Reads the manifest from `control`, checks every entry, deletes what
@@ -288,8 +287,10 @@ impl Receiver {
         Ok(())
     }
 
-    /// Receives one data stream until its `End`.
-    pub(crate) fn receive_stream(&self, conn: &mut Connection<TimedStream>) -> Result<()> {
+    /// Receives one data stream until its `End`; returns the bytes of
+    /// file data it carried.
+    pub(crate) fn receive_stream(&self, conn: &mut Connection<TimedStream>) -> Result<u64> {
+        let mut bytes = 0;
         loop {
             match conn.expect_frame("file data")? {
                 Frame::Block {
@@ -297,10 +298,13 @@ impl Receiver {
                     offset,
                     hash,
                     data,
-                } => self.block(id, offset, data.len() as u64, Some((hash, data)))?,
+                } => {
+                    self.block(id, offset, data.len() as u64, Some((hash, data)))?;
+                    bytes += data.len() as u64;
+                }
                 Frame::Hole { id, offset, len } => self.block(id, offset, len.into(), None)?,
                 Frame::Digest { id, digest } => self.digest(id, digest)?,
-                Frame::End => return Ok(()),
+                Frame::End => return Ok(bytes),
                 other => bail!("unexpected {:?} frame on a data stream", other.kind()),
             }
         }
@@ -412,11 +416,9 @@ impl Receiver {
     /// After every stream ended: every file must be complete and verified.
     pub(crate) fn finish(&self) -> Result<Received> {
         let mut incomplete = Vec::new();
-        let mut bytes = 0;
         for slot in &self.files {
             let state = Self::lock(slot);
             if state.done {
-                bytes += slot.size;
                 continue;
             }
             let missing = state
@@ -442,7 +444,6 @@ impl Receiver {
         }
         Ok(Received {
             files: self.files.len() as u64,
-            bytes,
         })
     }
 

@@ -1,0 +1,336 @@
+//! In-process donor ↔ joiner over loopback, on temporary datadirs. The
+//! test plays mariadbd: it reads both roles' protocol lines, hands the
+//! joiner's `ready` address to the donor, and answers `flush tables` by
+//! writing `tables_flushed`, as the server does.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::{donor, joiner};
+use crate::config::Config;
+use crate::settings::Settings;
+use crate::signals::Stop;
+use crate::sst_io::Mariadbd;
+
+const STATE: &str = "6d1f4a2c-1111-2222-3333-444455556666:42 0";
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Deterministic pseudo-random bytes.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn settings(words: &[&str], cnf: &str, vars: &[(&str, String)]) -> Settings {
+    let argv = crate::cli::parse(words.iter().map(OsString::from)).expect("argv");
+    let config = Config::from_cnf_bytes(cnf.as_bytes(), None).expect("cnf");
+    let vars: Vec<(String, OsString)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), OsString::from(v)))
+        .collect();
+    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Settings::resolve(&argv, OsStr::new("wsrep_sst_rsrsync"), &env, &config).expect("settings")
+}
+
+/// What happened in one SST.
+struct Outcome {
+    joiner: Result<()>,
+    donor: Result<()>,
+    joiner_lines: Vec<String>,
+    donor_lines: Vec<String>,
+}
+
+/// Runs a joiner on `joiner_dir` and a donor on `donor_dir`; `before_donor`
+/// runs once the joiner is ready (strangers knock then).
+fn sst(
+    donor_dir: &Path,
+    joiner_dir: &Path,
+    bypass: bool,
+    before_donor: impl FnOnce(&str),
+) -> Outcome {
+    crate::logger::init(true);
+    let cnf = "[mysqld]\nlog-bin=mysql-bin\n[sst]\nbackup-threads=3\nrsrsync-timeout=20\n";
+    let joiner_settings = settings(
+        &[
+            "--role",
+            "joiner",
+            "--address",
+            "127.0.0.1:0",
+            "--datadir",
+            joiner_dir.to_str().expect("utf-8"),
+        ],
+        cnf,
+        &[],
+    );
+    let (mut joiner_out, joiner_rx) = Mariadbd::channel();
+    let joiner =
+        std::thread::spawn(move || joiner::run(&joiner_settings, &Stop::new(), &mut joiner_out));
+    let ready = joiner_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("ready line");
+    let published = ready.strip_prefix("ready ").expect("ready prefix");
+    let (auth, address) = published.rsplit_once('@').expect("secret in the address");
+    before_donor(address);
+
+    let donor_dir_text = donor_dir.to_str().expect("utf-8").to_string();
+    let mut words = vec![
+        "--role",
+        "donor",
+        "--address",
+        address,
+        "--datadir",
+        &donor_dir_text,
+        "--gtid",
+        "6d1f4a2c-1111-2222-3333-444455556666:42",
+        "--gtid-domain-id",
+        "0",
+    ];
+    if bypass {
+        words.push("--bypass");
+    }
+    let donor_settings = settings(
+        &words,
+        cnf,
+        &[("WSREP_SST_OPT_REMOTE_AUTH", auth.to_string())],
+    );
+    let (mut donor_out, donor_rx) = Mariadbd::channel();
+    let donor =
+        std::thread::spawn(move || donor::run(&donor_settings, &Stop::new(), &mut donor_out));
+    let donor_lines = play_mariadbd(&donor_rx, donor_dir);
+    let donor = donor.join().expect("donor thread");
+    let joiner = joiner.join().expect("joiner thread");
+    let mut joiner_lines = vec![ready.clone()];
+    joiner_lines.extend(joiner_rx.try_iter());
+    Outcome {
+        joiner,
+        donor,
+        joiner_lines,
+        donor_lines,
+    }
+}
+
+/// The donor's mariadbd: answers `flush tables`, collects the lines.
+fn play_mariadbd(rx: &Receiver<String>, datadir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        if line == "flush tables" {
+            // Like the server: a temporary file renamed into place.
+            let tmp = datadir.join("tables_flushed.tmp");
+            std::fs::write(&tmp, format!("{STATE}\n")).expect("write state");
+            std::fs::rename(&tmp, datadir.join("tables_flushed")).expect("rename");
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// Content hashes of every regular file under `root`, by relative path;
+/// directories as "dir".
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
+            let kind = entry.file_type().expect("type");
+            if kind.is_dir() {
+                out.insert(rel, "dir".into());
+                visit(root, &path, out);
+            } else {
+                let file = std::fs::File::open(&path).expect("open");
+                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut offset = 0;
+                loop {
+                    let n = file.read_at(&mut buf, offset).expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    offset += n as u64;
+                }
+                out.insert(rel, format!("{:032x}", hasher.digest128()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    visit(root, root, &mut out);
+    out
+}
+
+/// A donor datadir with every class, odd names, and binlogs; `sparse`
+/// adds a 2 GiB file with three data extents.
+fn donor_fixture(root: &Path, sparse: bool) -> PathBuf {
+    let d = root.join("donor");
+    write(&d.join("ibdata1"), &noise(3 << 20, 1));
+    write(&d.join("ib_logfile0"), &noise(700_000, 2));
+    write(&d.join("undo001"), &noise(100_000, 3));
+    write(&d.join("aria_log_control"), b"control");
+    write(&d.join("aria_log.00000001"), &noise(9000, 4));
+    write(&d.join("grastate.dat"), b"donor's own state");
+    write(&d.join("galera.cache"), &noise(5000, 5));
+    write(&d.join("mysql/db.opt"), b"opt");
+    write(&d.join("mysql/user.MAD"), &noise(20_000, 6));
+    write(&d.join("db1/t1.ibd"), &noise((5 << 20) + 123, 7));
+    write(&d.join("db1/t1.frm"), b"frm");
+    write(&d.join("db1/t#P#p0.ibd"), &noise(65536, 8));
+    write(&d.join("db1/t#P#p1.ibd"), &noise(1, 9));
+    write(&d.join("db1/empty.MYD"), b"");
+    write(&d.join("d@0020b/x y.frm"), b"space");
+    write(&d.join("ünï/cødé.ibd"), &noise(4096, 10));
+    std::fs::create_dir_all(d.join("emptydb")).expect("mkdir");
+    write(&d.join("mysql-bin.000001"), &noise(3000, 11));
+    write(&d.join("mysql-bin.000002"), &noise(400, 12));
+    write(
+        &d.join("mysql-bin.index"),
+        b"./mysql-bin.000001\n./mysql-bin.000002\n",
+    );
+    if !sparse {
+        return d;
+    }
+    let sparse = std::fs::File::create(d.join("db1/sparse.ibd")).expect("create");
+    sparse.set_len(2 << 30).expect("size");
+    for (offset, seed) in [(0u64, 13u64), (1 << 30, 14), ((2 << 30) - 5000, 15)] {
+        sparse
+            .write_all_at(&noise(5000, seed), offset)
+            .expect("write");
+    }
+    d
+}
+
+#[test]
+fn full_sst_mirrors_the_donor_and_keeps_the_joiners_own_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), true);
+    let j = tmp.path().join("joiner");
+    // The joiner's leftovers: stale databases and files, its own state.
+    write(&j.join("grastate.dat"), b"joiner's own state");
+    write(&j.join("galera.cache"), b"joiner's gcache");
+    write(&j.join("ib_logfile1"), b"not in any class");
+    write(&j.join("ibdata2"), b"stale system tablespace");
+    write(&j.join("stale_db/t.ibd"), b"stale");
+    write(&j.join("db1/dropped.ibd"), b"stale table");
+    write(&j.join("db1/t1.ibd"), &noise(10 << 20, 99));
+    write(&j.join("mysql-bin.000007"), b"old binlog");
+    write(&j.join("mysql-bin.000008"), b"unlisted old binlog");
+    write(&j.join("mysql-bin.index"), b"./mysql-bin.000007\n");
+
+    let outcome = sst(&donor_dir, &j, false, |_| {});
+    outcome.donor.expect("donor succeeds");
+    outcome.joiner.expect("joiner succeeds");
+    assert_eq!(
+        outcome.donor_lines,
+        ["flush tables", "continue", &format!("done {STATE}")]
+    );
+    assert_eq!(outcome.joiner_lines.len(), 2, "{:?}", outcome.joiner_lines);
+    assert!(outcome.joiner_lines[0].starts_with("ready :"));
+    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//1"));
+    assert_eq!(outcome.joiner_lines[1], STATE);
+
+    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
+    for (path, hash) in &donor_tree {
+        let expected_on_joiner = !matches!(
+            path.as_str(),
+            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
+        );
+        if expected_on_joiner {
+            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
+        }
+    }
+    // Not transferred, not deleted.
+    assert_eq!(
+        std::fs::read(j.join("grastate.dat")).expect("kept"),
+        b"joiner's own state"
+    );
+    assert_eq!(
+        std::fs::read(j.join("galera.cache")).expect("kept"),
+        b"joiner's gcache"
+    );
+    assert!(j.join("ib_logfile1").exists());
+    // Deleted: what the donor lacks, in the classes the donor sends.
+    for gone in [
+        "ibdata2",
+        "stale_db",
+        "db1/dropped.ibd",
+        "mysql-bin.000007",
+        "mysql-bin.000008",
+        "sst_in_progress",
+        "wsrep_sst.pid",
+        ".rsrsync_binlogs",
+    ] {
+        assert!(!j.join(gone).exists(), "{gone} should be gone");
+    }
+    // Only the newest binlog (sst-max-binlogs=1), with a fresh index.
+    assert_eq!(
+        std::fs::read_to_string(j.join("mysql-bin.index")).expect("index"),
+        "./mysql-bin.000002\n"
+    );
+    // The sparse file stayed sparse.
+    let meta = std::fs::metadata(j.join("db1/sparse.ibd")).expect("sparse");
+    assert_eq!(meta.len(), 2 << 30);
+    assert!(meta.blocks() * 512 < 64 << 20, "{} blocks", meta.blocks());
+}
+
+#[test]
+fn ist_touches_nothing_and_keeps_binlogs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    write(&j.join("db1/t1.ibd"), b"joiner data");
+    write(&j.join("mysql-bin.000007"), b"joiner binlog");
+    write(&j.join("mysql-bin.index"), b"./mysql-bin.000007\n");
+    let before = tree(&j);
+    let outcome = sst(&donor_dir, &j, true, |_| {});
+    outcome.donor.expect("donor succeeds");
+    outcome.joiner.expect("joiner succeeds");
+    assert_eq!(outcome.donor_lines, ["continue", &format!("done {STATE}")]);
+    assert_eq!(outcome.joiner_lines[1], STATE);
+    assert_eq!(tree(&j), before, "IST must not touch the datadir");
+}
+
+#[test]
+fn strangers_are_refused_and_the_sst_still_completes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let mut knockers = Vec::new();
+    let outcome = sst(&donor_dir, &j, false, |address| {
+        let target = address.split('/').next().expect("host:port").to_string();
+        // Random bytes, an rsync greeting, and one that says nothing.
+        for greeting in [&noise(300, 77)[..], b"@RSYNCD: 31.0\n", b""] {
+            let mut s = TcpStream::connect(&target).expect("connect");
+            let _ = s.write_all(greeting);
+            knockers.push(s);
+        }
+    });
+    outcome.donor.expect("donor succeeds");
+    outcome.joiner.expect("joiner succeeds");
+    assert_eq!(
+        tree(&j).get("db1/t1.frm").map(String::as_str),
+        tree(&donor_dir).get("db1/t1.frm").map(String::as_str)
+    );
+    drop(knockers);
+}

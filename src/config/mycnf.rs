@@ -118,9 +118,11 @@ fn parse_bytes(data: &[u8], name: &Path, directives: bool) -> Parsed {
                     option: lossy(&option(body)),
                 }),
                 None => {
+                    // Only the name: the value may be a password.
+                    let name = body.split(|&b| b == b'=').next().unwrap_or_default();
                     let what = format!(
                         "option '{}' comes before any [group] header",
-                        lossy(trim_end(body))
+                        lossy(trim_end(name))
                     );
                     return stopped(items, fail(line, what), data.len());
                 }
@@ -472,8 +474,8 @@ mod tests {
             "t.cnf:3: group header without a closing ']'"
         );
         assert_eq!(
-            error(b"# c\nx=1\n[m]\n"),
-            "t.cnf:2: option 'x=1' comes before any [group] header"
+            error(b"# c\npassword = secret\n[m]\n"),
+            "t.cnf:2: option 'password' comes before any [group] header"
         );
         assert_eq!(
             error(b"[m]\n!include\n"),

@@ -231,9 +231,9 @@ impl<'a> Walk<'a> {
         for item in parsed.items {
             match item {
                 Item::Option { group, option } => self.entries.push(Entry { group, option }),
-                Item::Include { path, .. } => {
+                Item::Include { path, line } => {
                     let path = PathBuf::from(OsString::from_vec(path));
-                    self.included(&path, depth + 1)?;
+                    self.included(&path, depth + 1, name, line)?;
                 }
                 Item::IncludeDir { path, line } => {
                     let dir = PathBuf::from(OsString::from_vec(path));
@@ -248,7 +248,7 @@ impl<'a> Walk<'a> {
                         }
                     };
                     for file in names {
-                        self.included(&dir.join(file), depth + 1)?;
+                        self.included(&dir.join(file), depth + 1, name, line)?;
                     }
                 }
             }
@@ -256,10 +256,20 @@ impl<'a> Walk<'a> {
         Ok(parsed.error.map_or(Status::Read, Status::Broken))
     }
 
-    /// An included file: missing is fine, broken is only reported.
-    fn included(&mut self, path: &Path, depth: usize) -> anyhow::Result<()> {
+    /// A file included from `from:line`: missing is fine, broken is only
+    /// reported.
+    fn included(
+        &mut self,
+        path: &Path,
+        depth: usize,
+        from: &Path,
+        line: usize,
+    ) -> anyhow::Result<()> {
         if let Status::Broken(err) = self.file(path, depth)? {
-            log::warn!("{err:#}; the rest of that file is ignored");
+            log::warn!(
+                "{err:#} (included from {}:{line}); the rest of that file is ignored",
+                from.display()
+            );
         }
         Ok(())
     }

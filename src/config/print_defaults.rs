@@ -90,8 +90,9 @@ pub(crate) fn options(
                 }
             }
         };
-        let stdout = out.join().unwrap_or_else(|_| Ok(Bounded::default()));
-        let stderr = err.join().unwrap_or_else(|_| Ok(Bounded::default()));
+        let lost = |_| Err(std::io::Error::other("the reading thread panicked"));
+        let stdout = out.join().unwrap_or_else(lost);
+        let stderr = err.join().unwrap_or_else(lost);
         (status, stdout, stderr)
     });
     let status = status?;
@@ -133,7 +134,7 @@ fn arguments(opts: &DefaultsOptions, group: &str) -> Vec<OsString> {
     args
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Bounded {
     data: Vec<u8>,
     truncated: bool,
@@ -212,6 +213,34 @@ mod tests {
         assert_eq!(
             arguments(&DefaultsOptions::default(), "--mysqld"),
             ["--mysqld"]
+        );
+    }
+
+    #[test]
+    fn failures_carry_its_message() {
+        let program = Path::new("/usr/bin/my_print_defaults");
+        if !program.exists() {
+            return;
+        }
+        let opts = DefaultsOptions {
+            file: Some("/nonexistent/my.cnf".into()),
+            ..DefaultsOptions::default()
+        };
+        let err = options(program, &opts, &Env::default(), "sst").expect_err("missing file");
+        let err = format!("{err:#}");
+        assert!(
+            err.starts_with("/usr/bin/my_print_defaults sst failed (exit status: "),
+            "{err}"
+        );
+        assert!(
+            err.contains("Could not open required defaults file: /nonexistent/my.cnf"),
+            "{err}"
+        );
+        let err = options(Path::new("/nonexistent/mpd"), &opts, &Env::default(), "sst")
+            .expect_err("no such program");
+        assert!(
+            format!("{err:#}").starts_with("starting /nonexistent/mpd sst: "),
+            "{err:#}"
         );
     }
 

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # A real MariaDB Galera cluster on loopback, for tests and the demo.
 #
-# Source bin/lib/common.sh first, then this file. Call the cl_* functions
-# from the main shell (not inside $(...)): they keep the servers' PIDs in
-# shell variables.
+# Source bin/lib/common.sh first, then this file. Call cl_init, cl_start,
+# cl_stop, cl_kill and cl_cleanup from the main shell (not inside $(...)):
+# they keep the servers' PIDs in shell variables.
 #
 # Layout under a fresh base dir $CL_BASE (owned by mysql):
 #   my.cnf          one file for every node: [mysqld] plus [mysqld.<i>],
@@ -189,6 +189,9 @@ cl_start() {
     (cd "$CL_BASE" && exec "${CL_AS_MYSQL[@]}" mariadbd "${defaults[@]}" "$@") \
         >>"$CL_BASE/node$i/mariadbd.out" 2>&1 </dev/null &
     CL_PID[i]=$!
+    # bash still reaps it; disowning only silences "Aborted" job notices
+    # (the error log says why a node died).
+    disown "${CL_PID[$i]}"
 }
 
 # Remove everything in node $1's datadir (the node must be stopped).
@@ -264,7 +267,6 @@ _cl_signal_wait() {
         ((SECONDS - t0 >= $3)) && return 1
         sleep 0.5
     done
-    wait "$pid" 2>/dev/null || true
     CL_PID[i]=
 }
 
@@ -355,6 +357,25 @@ cl_log_grep() {
     tail -c +$((${2:-0} + 1)) "$(cl_errlog "$1")" 2>/dev/null | grep -E -- "$3" || true
 }
 
+# Print the epoch seconds of the timestamp "(YYYYMMDD HH:MM:SS.mmm)" that
+# ends the first of node $1's WSREP_SST lines after byte $2 containing $3.
+_cl_sst_stamp() {
+    local line
+    line=$(cl_sst_lines "$1" "$2" | grep -F -- "$3" | head -n 1)
+    [[ $line =~ \(([0-9]{8})\ ([0-9:.]+)\)$ ]] || return 1
+    date -d "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" +%s.%3N
+}
+
+# Print the seconds (two decimals) between node $1's "<method> <SST|IST>
+# started on <role>" and "… completed on <role>" lines after byte $2, where
+# $3 is the role and $4 SST or IST (default SST). Returns 1 if either is missing.
+cl_sst_seconds() {
+    local kind="$SST_METHOD ${4:-SST}" t0 t1
+    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") || return 1
+    t1=$(_cl_sst_stamp "$1" "$2" "$kind completed on $3") || return 1
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
 # Stop every node (SIGKILL if a clean stop fails), end leftover processes
 # that still name the base dir, then keep the base dir (printing it) when $1
 # is non-zero or KEEP=1, else remove it. Meant for an EXIT trap.
@@ -376,17 +397,17 @@ cl_cleanup() {
 # Warn about and end processes (e.g. an SST helper that outlived its
 # mariadbd) whose command line contains this cluster's unique base dir.
 _cl_end_leftovers() {
-    local p pids=()
+    local p cmd pids=()
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         [[ $p == "$$" || $p == "$BASHPID" ]] && continue
-        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$CL_BASE/"; then
-            pids+=("$p")
-        fi
+        # The glob above ran before any helper of this loop, so none is in it.
+        cmd=$( (tr '\0' ' ' 2>/dev/null) <"/proc/$p/cmdline" 2>/dev/null) || continue
+        [[ $cmd == *"$CL_BASE/"* ]] && pids+=("$p")
     done
     [[ ${#pids[@]} -eq 0 ]] && return 0
     for p in "${pids[@]}"; do
-        warn "leftover process after the cluster stopped: $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+        warn "leftover process after the cluster stopped: $p $( (tr '\0' ' ') <"/proc/$p/cmdline" 2>/dev/null)"
         kill -TERM "$p" 2>/dev/null || true
     done
     sleep 2

@@ -35,12 +35,14 @@ require_root() {
 }
 
 # Re-run the calling script under timeout(1) once, so its whole run is bounded:
-# run_with_time_limit SECONDS "$0" "$@". Returns when already under the limit.
+# run_with_time_limit SECONDS "$0" "$@". Returns when already under its own
+# limit (a script it starts gets its own: the variables name the script).
 run_with_time_limit() {
-    local limit=$1
+    local limit=$1 script
     shift
-    [[ -n ${RS_TIME_LIMITED:-} ]] && return 0
-    export RS_TIME_LIMITED=$limit
+    script=$(realpath "$1")
+    [[ ${RS_TIME_LIMIT_SCRIPT:-} == "$script" ]] && return 0
+    export RS_TIME_LIMIT_SCRIPT=$script RS_TIME_LIMIT_SECS=$limit
     # --foreground keeps the terminal's signals working; TERM reaches the
     # script, whose trap stops the servers; -k kills it if that hangs.
     exec timeout --foreground -k 60 "$limit" "$@"
@@ -84,15 +86,17 @@ ensure_apt_packages() {
     fi
 }
 
-# Fail with advice unless cargo (and, when asked with "lint", clippy and
-# rustfmt) are usable.
+# Fail with advice unless cargo is usable.
 require_cargo() {
     command -v cargo >/dev/null 2>&1 ||
         die "cargo not found. Install a Rust toolchain (>= 1.85) with rustup: https://rustup.rs (then 'rustup component add clippy rustfmt'), or put ~/.cargo/bin on PATH"
-    if [[ ${1:-} == lint ]]; then
-        cargo clippy --version >/dev/null 2>&1 || die "cargo clippy missing: rustup component add clippy"
-        cargo fmt --version >/dev/null 2>&1 || die "cargo fmt missing: rustup component add rustfmt"
-    fi
+}
+
+# Fail with advice unless cargo, clippy and rustfmt are usable.
+require_cargo_lint() {
+    require_cargo
+    cargo clippy --version >/dev/null 2>&1 || die "cargo clippy missing: rustup component add clippy"
+    cargo fmt --version >/dev/null 2>&1 || die "cargo fmt missing: rustup component add rustfmt"
 }
 
 # Build the static release binary; cargo's output goes to the log file $1.

@@ -165,17 +165,22 @@ _cl_alive() {
 # True while node $1's mariadbd runs.
 cl_running() { [[ -n ${CL_PID[$1]:-} ]] && _cl_alive "${CL_PID[$1]}"; }
 
-# Print the last lines of node $1's error log on stderr.
+# Print on stderr what explains a failure of node $1: the last [ERROR] and
+# WSREP_SST lines of its error log, its last lines, and its early stderr.
 cl_log_tail() {
     local f
     f=$(cl_errlog "$1")
-    printf -- '--- last 30 lines of %s ---\n' "$f" >&2
-    tail -n 30 "$f" >&2 2>/dev/null || printf '(no error log)\n' >&2
-    if [[ -s $CL_BASE/node$1/mariadbd.out ]]; then
-        printf -- '--- %s ---\n' "$CL_BASE/node$1/mariadbd.out" >&2
-        tail -n 10 "$CL_BASE/node$1/mariadbd.out" >&2
-    fi
-    printf -- '---\n' >&2
+    {
+        printf -- '--- node %s: last [ERROR] and WSREP_SST lines of %s ---\n' "$1" "$f"
+        grep -E '\[ERROR\]|WSREP_SST:' "$f" 2>/dev/null | tail -n 15
+        printf -- '--- node %s: last 20 lines of %s ---\n' "$1" "$f"
+        tail -n 20 "$f" 2>/dev/null || printf '(no error log)\n'
+        if [[ -s $CL_BASE/node$1/mariadbd.out ]]; then
+            printf -- '--- node %s: %s ---\n' "$1" "$CL_BASE/node$1/mariadbd.out"
+            tail -n 10 "$CL_BASE/node$1/mariadbd.out"
+        fi
+        printf -- '---\n'
+    } >&2
 }
 
 # Start node $1's mariadbd in the background as mysql; extra args follow

@@ -407,12 +407,12 @@ _cl_end_leftovers() {
         p=${p#/proc/}
         [[ $p == "$$" || $p == "$BASHPID" ]] && continue
         # The glob above ran before any helper of this loop, so none is in it.
-        cmd=$( (tr '\0' ' ' 2>/dev/null) <"/proc/$p/cmdline" 2>/dev/null) || continue
+        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
         [[ $cmd == *"$CL_BASE/"* ]] && pids+=("$p")
     done
     [[ ${#pids[@]} -eq 0 ]] && return 0
     for p in "${pids[@]}"; do
-        warn "leftover process after the cluster stopped: $p $( (tr '\0' ' ') <"/proc/$p/cmdline" 2>/dev/null)"
+        warn "leftover process after the cluster stopped: $p $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
         kill -TERM "$p" 2>/dev/null || true
     done
     sleep 2

@@ -38,14 +38,17 @@ require_root() {
 # run_with_time_limit SECONDS "$0" "$@". Returns when already under its own
 # limit (a script it starts gets its own: the variables name the script).
 run_with_time_limit() {
-    local limit=$1 script
+    local limit=$1 script fg=()
     shift
     script=$(realpath "$1")
+    shift
     [[ ${RS_TIME_LIMIT_SCRIPT:-} == "$script" ]] && return 0
     export RS_TIME_LIMIT_SCRIPT=$script RS_TIME_LIMIT_SECS=$limit
-    # --foreground keeps the terminal's signals working; TERM reaches the
-    # script, whose trap stops the servers; -k kills it if that hangs.
-    exec timeout --foreground -k 60 "$limit" "$@"
+    # Without a terminal, timeout signals its whole process group, servers
+    # included. With one, --foreground keeps Ctrl-C working (the script's
+    # trap then stops the servers); -k kills the script if that hangs.
+    [[ -t 0 ]] && fg=(--foreground)
+    exec timeout "${fg[@]}" -k 60 "$limit" bash "$script" "$@"
 }
 
 # The apt packages the scripts need on a fresh Debian 12 machine.
@@ -86,8 +89,12 @@ ensure_apt_packages() {
     fi
 }
 
-# Fail with advice unless cargo is usable.
+# Fail with advice unless cargo is usable (rustup's ~/.cargo/bin is put on
+# PATH when it is missing there).
 require_cargo() {
+    if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+        PATH="$HOME/.cargo/bin:$PATH"
+    fi
     command -v cargo >/dev/null 2>&1 ||
         die "cargo not found. Install a Rust toolchain (>= 1.85) with rustup: https://rustup.rs (then 'rustup component add clippy rustfmt'), or put ~/.cargo/bin on PATH"
 }

@@ -148,8 +148,10 @@ _cl_defaults() { printf '%s\n' "--defaults-file=$CL_BASE/my.cnf" "--defaults-gro
 cl_install() {
     local i=$1 log="$CL_BASE/logs/install-node$1.log" defaults
     mapfile -t defaults < <(_cl_defaults "$i")
+    # --force: do not insist that the host name resolves (a container or
+    # chroot may lack /etc/hosts); root logs in through the socket anyway.
     (cd "$CL_BASE" && _cl_as_mysql timeout 300 mariadb-install-db "${defaults[@]}" \
-        --skip-test-db --auth-root-authentication-method=socket --auth-root-socket-user=root \
+        --force --skip-test-db --auth-root-authentication-method=socket --auth-root-socket-user=root \
         --wsrep-on=OFF) >"$log" 2>&1 ||
         { tail -n 20 "$log" >&2; die "mariadb-install-db failed for node $i; log: $log"; }
 }

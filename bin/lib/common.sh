@@ -89,12 +89,16 @@ ensure_apt_packages() {
     fi
 }
 
-# Fail with advice unless cargo is usable (rustup's ~/.cargo/bin is put on
-# PATH when it is missing there).
-require_cargo() {
+# Put rustup's ~/.cargo/bin on PATH when cargo is not on it already.
+add_cargo_to_path() {
     if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
         PATH="$HOME/.cargo/bin:$PATH"
     fi
+}
+
+# Fail with advice unless cargo is usable.
+require_cargo() {
+    add_cargo_to_path
     command -v cargo >/dev/null 2>&1 ||
         die "cargo not found. Install a Rust toolchain (>= 1.85) with rustup: https://rustup.rs (then 'rustup component add clippy rustfmt'), or put ~/.cargo/bin on PATH"
 }

@@ -23,6 +23,21 @@ die() {
     exit 1
 }
 
+# ERR trap body: report the failing command of the main shell with its line.
+report_err() {
+    [[ $BASH_SUBSHELL -eq 0 ]] || return 0
+    printf 'ERROR: command failed (exit %s) at line %s: %s\n' "$1" "$2" "$3" >&2
+}
+
+# Set the traps a script shares ($1: "err" or "signals"): with "err", report a failing command (for
+# scripts under set -E); always turn TERM/INT (the time limit, Ctrl-C) into
+# a failure, so the EXIT trap cleans up.
+install_traps() {
+    # shellcheck disable=SC2016 # expanded when the trap runs
+    [[ ${1:-} == err ]] && trap 'report_err $? $LINENO "$BASH_COMMAND"' ERR
+    trap 'die "interrupted (time limit of ${RS_TIME_LIMIT_SECS:-?}s, or a signal)"' TERM INT
+}
+
 # Print seconds since the epoch with millisecond precision.
 now() { date +%s.%3N; }
 

@@ -59,10 +59,3 @@ phase_summary() {
     fi
     [[ $fail -eq 0 ]]
 }
-
-# ERR trap body: report the failing command of the main shell with its line.
-phase_on_err() {
-    local rc=$1 line=$2 cmd=$3
-    [[ $BASH_SUBSHELL -eq 0 ]] || return 0
-    printf 'ERROR: command failed (exit %s) at line %s: %s\n' "$rc" "$line" "$cmd" >&2
-}

@@ -40,8 +40,7 @@ on_exit() {
     exit "$rc"
 }
 trap on_exit EXIT
-trap 'phase_on_err $? $LINENO "$BASH_COMMAND"' ERR
-trap 'die "interrupted (time limit of ${RS_TIME_LIMIT_SECS}s, or a signal)"' TERM INT
+install_traps err
 
 # Fail unless node $1's log, after byte $2, has a line matching the ERE $3.
 expect_log() {

@@ -45,7 +45,8 @@ cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
 # user, as a service would: plain PATH (SST_BIN_DIR first), HOME = base dir.
 _cl_set_as_mysql() {
     local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-    [[ -n ${SST_BIN_DIR:-} ]] && path="$SST_BIN_DIR:$path"
+    # Absolute: mariadbd runs in the base dir, where a relative dir is wrong.
+    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):$path"
     CL_AS_MYSQL=(setpriv --reuid=mysql --regid=mysql --init-groups --
         env PATH="$path" HOME="$CL_BASE" USER=mysql LOGNAME=mysql)
 }

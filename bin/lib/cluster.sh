@@ -1,0 +1,423 @@
+# shellcheck shell=bash
+# A real MariaDB Galera cluster on loopback, for tests and the demo.
+#
+# Source bin/lib/common.sh first, then this file. Call cl_init, cl_start,
+# cl_stop, cl_kill and cl_cleanup from the main shell (not inside $(...)):
+# they keep the servers' PIDs in shell variables.
+#
+# Layout under a fresh base dir $CL_BASE (owned by mysql):
+#   my.cnf          one file for every node: [mysqld] plus [mysqld.<i>],
+#                   read with --defaults-group-suffix=.<i> (as mtr does)
+#   node<i>/data    datadir            node<i>/error.log  error log
+#   node<i>/mysqld.sock, mysqld.pid    node<i>/mariadbd.out  early stderr
+#   logs/           output of noisy commands (install, loads)
+# Ports: SQL, galera base_port, IST, SST receive = CL_PORT_BASE+10*i+{0,1,2,3}.
+#
+# Environment:
+#   SST_METHOD   the wsrep_sst_method (default rsrsync; rsync = stock script)
+#   SST_BIN_DIR  a dir put first on mariadbd's PATH, for a development binary
+#                (mariadbd only prepends /usr/bin when PATH lacks it)
+#   KEEP=1       keep the base dir after success (it is always kept on failure)
+#   CL_TMP       where to create the base dir (default /tmp)
+#   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
+#   CL_START_TIMEOUT  seconds to wait for a start or a join (default 600)
+#   CL_STOP_TIMEOUT   seconds to wait for a clean shutdown (default 180)
+
+: "${SST_METHOD:=rsrsync}"
+: "${CL_START_TIMEOUT:=600}"
+: "${CL_STOP_TIMEOUT:=180}"
+CL_PROVIDER=/usr/lib/galera/libgalera_smm.so
+CL_BASE=
+CL_NODES=0
+CL_PORT_BASE=0
+declare -a CL_PID=()
+
+# The datadir of node $1.
+cl_datadir() { printf '%s\n' "$CL_BASE/node$1/data"; }
+# The error log of node $1 (outside the datadir, so wiping keeps it).
+cl_errlog() { printf '%s\n' "$CL_BASE/node$1/error.log"; }
+# The socket of node $1.
+cl_socket() { printf '%s\n' "$CL_BASE/node$1/mysqld.sock"; }
+# Port number $2 (0 SQL, 1 galera, 2 IST, 3 SST) of node $1.
+cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
+
+# Set CL_AS_MYSQL to the command prefix that runs a program as the mysql
+# user, as a service would: plain PATH (SST_BIN_DIR first), HOME = base dir.
+_cl_set_as_mysql() {
+    local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    # Absolute: mariadbd runs in the base dir, where a relative dir is wrong.
+    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):$path"
+    CL_AS_MYSQL=(setpriv --reuid=mysql --regid=mysql --init-groups --
+        env PATH="$path" HOME="$CL_BASE" USER=mysql LOGNAME=mysql)
+}
+
+# Run a command as the mysql user (see _cl_set_as_mysql).
+_cl_as_mysql() { "${CL_AS_MYSQL[@]}" "$@"; }
+
+# Print the first port base (step 100 from 16000) with 10*(N+1) free ports.
+_cl_pick_ports() {
+    local n=$1 base p used free
+    used=$(ss -Htan 2>/dev/null | awk '{ sub(/.*:/, "", $4); print $4 }' | sort -u)
+    for ((base = 16000; base < 30000; base += 100)); do
+        free=1
+        for ((p = base; p < base + 10 * (n + 1); p++)); do
+            if grep -qx "$p" <<<"$used"; then free=0 && break; fi
+        done
+        [[ $free -eq 1 ]] && printf '%s\n' "$base" && return 0
+    done
+    die "no free port range found between 16000 and 30000"
+}
+
+# Create the base dir, my.cnf and per-node dirs for a cluster of $1 nodes.
+cl_init() {
+    CL_NODES=$1
+    id mysql >/dev/null 2>&1 || die "no mysql user: install mariadb-server"
+    [[ -r $CL_PROVIDER ]] || die "$CL_PROVIDER missing: install galera-4"
+    CL_BASE=$(mktemp -d "${CL_TMP:-/tmp}/rsrsync-cluster.XXXXXX")
+    CL_PORT_BASE=$(_cl_pick_ports "$CL_NODES")
+    mkdir -p "$CL_BASE/logs"
+    local i
+    for ((i = 1; i <= CL_NODES; i++)); do mkdir -p "$(cl_datadir "$i")"; done
+    _cl_write_cnf >"$CL_BASE/my.cnf"
+    chown -R mysql:mysql "$CL_BASE"
+    chmod 755 "$CL_BASE"
+    _cl_set_as_mysql
+    # shellcheck disable=SC2016 # $1 is expanded by that inner sh
+    _cl_as_mysql sh -c 'command -v "wsrep_sst_$1"' sh "$SST_METHOD" >/dev/null ||
+        die "wsrep_sst_$SST_METHOD is not on mariadbd's PATH as the mysql user (install the .deb, or set SST_BIN_DIR to a dir mysql can read)"
+    say "  cluster base dir: $CL_BASE (ports $CL_PORT_BASE+, SST method $SST_METHOD)"
+}
+
+# Print the my.cnf of the cluster: shared [mysqld], then one group per node.
+_cl_write_cnf() {
+    local i addrs=()
+    for ((i = 1; i <= CL_NODES; i++)); do addrs+=("127.0.0.1:$(cl_port "$i" 1)"); done
+    local IFS=,
+    cat <<EOF
+# Written by bin/lib/cluster.sh for the test cluster in $CL_BASE.
+[mysqld]
+bind-address=127.0.0.1
+skip-name-resolve
+character-set-server=utf8mb4
+log_bin=mysqld-bin
+log_slave_updates=ON
+binlog_format=ROW
+innodb_undo_tablespaces=2
+innodb_buffer_pool_size=${CL_BUFFER_POOL:-128M}
+innodb_log_file_size=64M
+innodb_flush_log_at_trx_commit=2
+innodb_autoinc_lock_mode=2
+default_storage_engine=InnoDB
+max_allowed_packet=64M
+wsrep_on=ON
+wsrep_provider=$CL_PROVIDER
+wsrep_cluster_name=rsrsync-test
+wsrep_cluster_address=gcomm://${addrs[*]}
+wsrep_sst_method=$SST_METHOD
+wsrep_slave_threads=2
+EOF
+    unset IFS
+    for ((i = 1; i <= CL_NODES; i++)); do
+        local g i_port s weight=1
+        g=$(cl_port "$i" 1)
+        i_port=$(cl_port "$i" 2)
+        s=$(cl_port "$i" 3)
+        # Node 1 weighs 2 so it keeps quorum when node 2 is killed.
+        [[ $i -eq 1 ]] && weight=2
+        cat <<EOF
+
+[mysqld.$i]
+server_id=$i
+datadir=$(cl_datadir "$i")
+socket=$(cl_socket "$i")
+port=$(cl_port "$i" 0)
+pid_file=$CL_BASE/node$i/mysqld.pid
+log_error=$(cl_errlog "$i")
+wsrep_node_name=node$i
+wsrep_node_address=127.0.0.1:$g
+wsrep_node_incoming_address=127.0.0.1:$(cl_port "$i" 0)
+wsrep_sst_receive_address=127.0.0.1:$s
+wsrep_provider_options="base_host=127.0.0.1;base_port=$g;gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$i_port;gcache.size=${CL_GCACHE:-64M};pc.weight=$weight"
+EOF
+    done
+}
+
+# The options every mariadbd-side command of node $1 starts with.
+_cl_defaults() { printf '%s\n' "--defaults-file=$CL_BASE/my.cnf" "--defaults-group-suffix=.$1"; }
+
+# Create node $1's system tables with mariadb-install-db, as mysql.
+cl_install() {
+    local i=$1 log="$CL_BASE/logs/install-node$1.log" defaults
+    mapfile -t defaults < <(_cl_defaults "$i")
+    # --force: do not insist that the host name resolves (a container or
+    # chroot may lack /etc/hosts); root logs in through the socket anyway.
+    (cd "$CL_BASE" && _cl_as_mysql timeout 300 mariadb-install-db "${defaults[@]}" \
+        --force --skip-test-db --auth-root-authentication-method=socket --auth-root-socket-user=root \
+        --wsrep-on=OFF) >"$log" 2>&1 ||
+        { tail -n 20 "$log" >&2; die "mariadb-install-db failed for node $i; log: $log"; }
+}
+
+# True while PID $1 runs (a zombie counts as ended).
+_cl_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# True while node $1's mariadbd runs.
+cl_running() { [[ -n ${CL_PID[$1]:-} ]] && _cl_alive "${CL_PID[$1]}"; }
+
+# Print on stderr what explains a failure of node $1: the last [ERROR] and
+# WSREP_SST lines of its error log, its last lines, and its early stderr.
+cl_log_tail() {
+    local f
+    f=$(cl_errlog "$1")
+    {
+        printf -- '--- node %s: last [ERROR] and WSREP_SST lines of %s ---\n' "$1" "$f"
+        grep -E '\[ERROR\]|WSREP_SST:' "$f" 2>/dev/null | tail -n 15
+        printf -- '--- node %s: last 20 lines of %s ---\n' "$1" "$f"
+        tail -n 20 "$f" 2>/dev/null || printf '(no error log)\n'
+        if [[ -s $CL_BASE/node$1/mariadbd.out ]]; then
+            printf -- '--- node %s: %s ---\n' "$1" "$CL_BASE/node$1/mariadbd.out"
+            tail -n 10 "$CL_BASE/node$1/mariadbd.out"
+        fi
+        printf -- '---\n'
+    } >&2
+}
+
+# Start node $1's mariadbd in the background as mysql; extra args follow
+# (e.g. --wsrep-new-cluster). Does not wait.
+cl_start() {
+    local i=$1 defaults
+    shift
+    cl_running "$i" && die "node $i is already running (pid ${CL_PID[$i]})"
+    mapfile -t defaults < <(_cl_defaults "$i")
+    # exec all the way down, so $! is mariadbd itself.
+    (cd "$CL_BASE" && exec "${CL_AS_MYSQL[@]}" mariadbd "${defaults[@]}" "$@") \
+        >>"$CL_BASE/node$i/mariadbd.out" 2>&1 </dev/null &
+    CL_PID[i]=$!
+    # bash still reaps it; disowning only silences "Aborted" job notices
+    # (the error log says why a node died).
+    disown "${CL_PID[$i]}"
+}
+
+# Remove everything in node $1's datadir (the node must be stopped).
+cl_wipe() {
+    cl_running "$1" && die "cannot wipe node $1: it is running"
+    local d
+    d=$(cl_datadir "$1")
+    find "$d" -mindepth 1 -delete
+}
+
+# Bootstrap node $1 as a new cluster and wait until it is Synced.
+cl_bootstrap() {
+    cl_start "$1" --wsrep-new-cluster
+    cl_wait_synced "$1"
+}
+
+# Wait (up to $3 seconds, default CL_START_TIMEOUT) until the command in $2
+# (a shell function name, given node $1) succeeds; fail if node $1 dies.
+_cl_wait_until() {
+    local i=$1 check=$2 limit=${3:-$CL_START_TIMEOUT} what=$4 t0=$SECONDS
+    while ! "$check" "$i"; do
+        if ! cl_running "$i"; then
+            cl_log_tail "$i"
+            die "node $i's mariadbd exited while waiting for $what"
+        fi
+        if ((SECONDS - t0 >= limit)); then
+            cl_log_tail "$i"
+            die "timed out after ${limit}s waiting for node $i: $what"
+        fi
+        sleep 1
+    done
+}
+
+# Print the value of global status variable $2 on node $1 (quick timeout).
+cl_status() {
+    CL_SQL_TIMEOUT=10 cl_sql "$1" "SHOW GLOBAL STATUS LIKE '$2'" 2>/dev/null | cut -f2
+}
+
+# True when node $1 reports wsrep_local_state_comment=Synced.
+_cl_is_synced() { [[ $(cl_status "$1" wsrep_local_state_comment) == Synced ]]; }
+
+# Wait until node $1 is Synced (bounded by $2 or CL_START_TIMEOUT).
+cl_wait_synced() { _cl_wait_until "$1" _cl_is_synced "${2:-}" "wsrep_local_state_comment=Synced"; }
+
+# Wait until node $1 sees a cluster of $2 nodes (bounded by $3 seconds).
+cl_wait_size() {
+    _CL_WANT_SIZE=$2
+    _cl_wait_until "$1" _cl_has_size "${3:-}" "wsrep_cluster_size=$2"
+}
+# True when node $1's wsrep_cluster_size is $_CL_WANT_SIZE.
+_cl_has_size() { [[ $(cl_status "$1" wsrep_cluster_size) == "$_CL_WANT_SIZE" ]]; }
+
+# Wait until node $1 has committed every write set node $2 had committed.
+cl_wait_caught_up() {
+    _CL_WANT_SEQNO=$(cl_status "$2" wsrep_last_committed)
+    [[ $_CL_WANT_SEQNO =~ ^[0-9]+$ ]] || die "cannot read wsrep_last_committed on node $2"
+    _cl_wait_until "$1" _cl_has_seqno 120 "wsrep_last_committed >= $_CL_WANT_SEQNO"
+}
+# True when node $1's wsrep_last_committed is at least $_CL_WANT_SEQNO.
+_cl_has_seqno() {
+    local s
+    s=$(cl_status "$1" wsrep_last_committed)
+    [[ $s =~ ^[0-9]+$ ]] && ((s >= _CL_WANT_SEQNO))
+}
+
+# Send signal $2 to node $1's mariadbd and wait up to $3 seconds for it to
+# end; reap it. Returns 1 if it is still running then.
+_cl_signal_wait() {
+    local i=$1 pid=${CL_PID[$1]:-} t0=$SECONDS
+    cl_running "$i" || return 0
+    kill "-$2" "$pid" 2>/dev/null || true
+    while _cl_alive "$pid"; do
+        ((SECONDS - t0 >= $3)) && return 1
+        sleep 0.5
+    done
+    CL_PID[i]=
+}
+
+# Shut node $1 down cleanly (SIGTERM), bounded by CL_STOP_TIMEOUT.
+cl_stop() {
+    _cl_signal_wait "$1" TERM "$CL_STOP_TIMEOUT" && return 0
+    cl_log_tail "$1"
+    _cl_signal_wait "$1" KILL 30 || true
+    die "node $1 did not shut down within ${CL_STOP_TIMEOUT}s (killed it)"
+}
+
+# Kill node $1's mariadbd with SIGKILL and reap it.
+cl_kill() { _cl_signal_wait "$1" KILL 30 || die "node $1 survived SIGKILL for 30s"; }
+
+# Run SQL on node $1 as root through its socket: the SQL is $2, or stdin when
+# absent. Tab-separated rows, no header. Bounded by CL_SQL_TIMEOUT (600 s).
+cl_sql() {
+    local i=$1
+    shift
+    local args=(--no-defaults --protocol=socket "--socket=$(cl_socket "$i")" -uroot
+        --batch --skip-column-names --default-character-set=utf8mb4 --connect-timeout=5)
+    if [[ $# -gt 0 ]]; then
+        timeout "${CL_SQL_TIMEOUT:-600}" mariadb "${args[@]}" -e "$1"
+    else
+        timeout "${CL_SQL_TIMEOUT:-600}" mariadb "${args[@]}"
+    fi
+}
+
+# The mysql schema tables whose contents must match across nodes.
+CL_MYSQL_TABLES="mysql.global_priv, mysql.db, mysql.tables_priv, mysql.proc"
+
+# Print "<table or object>\t<checksum>" for every table of every non-system
+# schema, the mysql tables above, and every view and trigger, sorted.
+cl_checksums() {
+    local i=$1 list
+    list=$(cl_sql "$i" "SET SESSION group_concat_max_len = 16777216;
+        SELECT GROUP_CONCAT(CONCAT('\`', REPLACE(TABLE_SCHEMA, '\`', '\`\`'), '\`.\`',
+                                   REPLACE(TABLE_NAME, '\`', '\`\`'), '\`') SEPARATOR ', ')
+        FROM information_schema.TABLES
+        WHERE TABLE_TYPE = 'BASE TABLE'
+          AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")
+    [[ $list == NULL ]] && list=
+    {
+        cl_sql "$i" "CHECKSUM TABLE ${list:+$list, }$CL_MYSQL_TABLES EXTENDED"
+        cl_sql "$i" "SELECT CONCAT('view ', TABLE_SCHEMA, '.', TABLE_NAME), MD5(VIEW_DEFINITION)
+                     FROM information_schema.VIEWS
+                     WHERE TABLE_SCHEMA NOT IN ('sys')"
+        cl_sql "$i" "SELECT CONCAT('trigger ', TRIGGER_SCHEMA, '.', TRIGGER_NAME),
+                            MD5(CONCAT_WS('|', EVENT_OBJECT_TABLE, ACTION_TIMING,
+                                          EVENT_MANIPULATION, ACTION_STATEMENT))
+                     FROM information_schema.TRIGGERS"
+    } | LC_ALL=C sort
+}
+
+# Compare the checksums of nodes $1 and $2 (after $1 caught up with $2):
+# prints "N tables" when equal; else prints the differing tables on stderr
+# and returns 1. The lists are kept in logs/checksums-node<i>.txt.
+cl_compare_checksums() {
+    local a=$1 b=$2 fa fb
+    fa="$CL_BASE/logs/checksums-node$a.txt"
+    fb="$CL_BASE/logs/checksums-node$b.txt"
+    cl_wait_caught_up "$a" "$b"
+    cl_checksums "$a" >"$fa"
+    cl_checksums "$b" >"$fb"
+    [[ -s $fb ]] || die "no checksums from node $b"
+    if cmp -s "$fa" "$fb"; then
+        printf '%s tables\n' "$(wc -l <"$fb")"
+        return 0
+    fi
+    {
+        printf 'checksums differ between node %s and node %s:\n' "$a" "$b"
+        LC_ALL=C join -t $'\t' -a1 -a2 -e '(missing)' -o 0,1.2,2.2 "$fa" "$fb" |
+            awk -F'\t' -v a="$a" -v b="$b" '$2 != $3 { printf "  %s: node%s=%s node%s=%s\n", $1, a, $2, b, $3 }'
+    } >&2
+    return 1
+}
+
+# Print the size in bytes of node $1's error log (a mark for cl_sst_lines).
+cl_log_mark() { stat -c %s "$(cl_errlog "$1")" 2>/dev/null || echo 0; }
+
+# Print node $1's "WSREP_SST:" log lines written after byte $2 (default 0).
+cl_sst_lines() {
+    tail -c +$((${2:-0} + 1)) "$(cl_errlog "$1")" 2>/dev/null | grep 'WSREP_SST:' || true
+}
+
+# Print node $1's error log lines after byte $2 matching the ERE $3.
+cl_log_grep() {
+    tail -c +$((${2:-0} + 1)) "$(cl_errlog "$1")" 2>/dev/null | grep -E -- "$3" || true
+}
+
+# Print the epoch seconds of the timestamp "(YYYYMMDD HH:MM:SS.mmm)" that
+# ends the first of node $1's WSREP_SST lines after byte $2 containing $3.
+_cl_sst_stamp() {
+    local line
+    line=$(cl_sst_lines "$1" "$2" | grep -F -- "$3" | head -n 1)
+    [[ $line =~ \(([0-9]{8})\ ([0-9:.]+)\)$ ]] || return 1
+    date -d "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}" +%s.%3N
+}
+
+# Print the seconds (two decimals) between node $1's "<method> <SST|IST>
+# started on <role>" and "… completed on <role>" lines after byte $2, where
+# $3 is the role and $4 SST or IST (default SST). Returns 1 if either is missing.
+cl_sst_seconds() {
+    local kind="$SST_METHOD ${4:-SST}" t0 t1
+    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") || return 1
+    t1=$(_cl_sst_stamp "$1" "$2" "$kind completed on $3") || return 1
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# Stop every node (SIGKILL if a clean stop fails), end leftover processes
+# that still name the base dir, then keep the base dir (printing it) when $1
+# is non-zero or KEEP=1, else remove it. Meant for an EXIT trap.
+cl_cleanup() {
+    local rc=$1 i
+    [[ -n $CL_BASE && -d $CL_BASE ]] || return 0
+    for ((i = 1; i <= CL_NODES; i++)); do
+        _cl_signal_wait "$i" TERM "$CL_STOP_TIMEOUT" || _cl_signal_wait "$i" KILL 30 ||
+            warn "node $i (pid ${CL_PID[$i]}) survived SIGKILL"
+    done
+    _cl_end_leftovers
+    if [[ $rc -ne 0 || ${KEEP:-0} == 1 ]]; then
+        say "cluster files kept in $CL_BASE"
+    else
+        rm -rf "$CL_BASE"
+    fi
+}
+
+# Warn about and end processes (e.g. an SST helper that outlived its
+# mariadbd) whose command line contains this cluster's unique base dir.
+_cl_end_leftovers() {
+    local p cmd pids=()
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        [[ $p == "$$" || $p == "$BASHPID" ]] && continue
+        # The glob above ran before any helper of this loop, so none is in it.
+        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+        [[ $cmd == *"$CL_BASE/"* ]] && pids+=("$p")
+    done
+    [[ ${#pids[@]} -eq 0 ]] && return 0
+    for p in "${pids[@]}"; do
+        warn "leftover process after the cluster stopped: $p $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    sleep 2
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}

@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# Test data for a cluster made with bin/lib/cluster.sh (source that first).
+#
+# data_load builds, on one node, a data set that covers what an SST must
+# carry: several databases, one whose name needs encoding on disk
+# ("sst test ü" -> sst@0020test@0020@00fc), InnoDB tables of several MB with
+# a secondary index, a compressed InnoDB table, a partitioned InnoDB table
+# (#P# files), MyISAM and Aria tables, a view, a trigger, a stored procedure,
+# and binlog activity. DATA_MB (default 50) scales the big tables.
+
+# The database whose name needs @XXXX encoding in file names.
+DATA_ODD_DB='sst test ü'
+# The table in it whose name needs encoding too.
+DATA_ODD_TABLE='tàble 1'
+
+# Print "INSERT … SELECT" statements that put $3 rows (ids from $2 on) into
+# table $1, 2000 rows (about 2 MB) per statement. Columns: (id, k, pad).
+_data_fill_sql() {
+    local table=$1 first=$2 count=$3 from to
+    for ((from = first; from < first + count; from += 2000)); do
+        to=$((from + 1999))
+        ((to >= first + count)) && to=$((first + count - 1))
+        # Half random (incompressible), half repetitive: realistic pages.
+        printf 'INSERT INTO %s (id, k, pad) SELECT seq, seq %% 1000, CONCAT(RANDOM_BYTES(512), REPEAT(CHAR(65 + seq %% 26), 480)) FROM mysql.seq_%d_to_%d;\n' \
+            "$table" "$from" "$to"
+    done
+}
+
+# Create the schema and load about DATA_MB MiB of rows on node $1.
+data_load() {
+    local i=$1 mb=${DATA_MB:-50} rows_per_mb=600
+    local big=$((mb * rows_per_mb / 2)) arch=$((mb * rows_per_mb / 5))
+    local part=$((mb * rows_per_mb * 3 / 20)) small=$((mb * rows_per_mb / 15 + 100))
+    {
+        cat <<EOF
+CREATE DATABASE shop;
+CREATE DATABASE legacy;
+CREATE DATABASE \`$DATA_ODD_DB\`;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024),
+  KEY k_idx (k)) ENGINE=InnoDB;
+CREATE TABLE shop.orders_archive (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024))
+  ENGINE=InnoDB ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8;
+CREATE TABLE shop.events (id INT NOT NULL, k INT NOT NULL, pad VARBINARY(1024),
+  PRIMARY KEY (id)) ENGINE=InnoDB PARTITION BY HASH (id) PARTITIONS 4;
+CREATE TABLE shop.customers (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(64) NOT NULL,
+  created DATETIME NOT NULL DEFAULT '2000-01-01 00:00:00') ENGINE=InnoDB;
+CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(128) NOT NULL) ENGINE=InnoDB;
+CREATE TABLE shop.churn (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(32) NOT NULL,
+  n INT NOT NULL, KEY tag_idx (tag)) ENGINE=InnoDB;
+CREATE TRIGGER shop.customers_ai AFTER INSERT ON shop.customers FOR EACH ROW
+  INSERT INTO shop.audit (what) VALUES (CONCAT('new customer ', NEW.name));
+CREATE VIEW shop.big_orders AS SELECT id, k FROM shop.orders WHERE k > 900;
+CREATE PROCEDURE shop.add_churn(t VARCHAR(32), cnt INT)
+  INSERT INTO shop.churn (tag, n) SELECT t, seq FROM mysql.seq_1_to_1000 WHERE seq <= cnt;
+CREATE TABLE legacy.kv_myisam (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024)) ENGINE=MyISAM;
+CREATE TABLE legacy.kv_aria (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024)) ENGINE=Aria;
+CREATE TABLE \`$DATA_ODD_DB\`.\`$DATA_ODD_TABLE\` (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024)) ENGINE=InnoDB;
+CREATE TABLE \`$DATA_ODD_DB\`.\`mÿisam\` (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024)) ENGINE=MyISAM;
+INSERT INTO shop.customers (name) SELECT CONCAT('customer ', seq) FROM mysql.seq_1_to_200;
+EOF
+        _data_fill_sql shop.orders 1 "$big"
+        _data_fill_sql shop.orders_archive 1 "$arch"
+        _data_fill_sql shop.events 1 "$part"
+        _data_fill_sql legacy.kv_myisam 1 "$small"
+        _data_fill_sql legacy.kv_aria 1 "$small"
+        _data_fill_sql "\`$DATA_ODD_DB\`.\`$DATA_ODD_TABLE\`" 1 500
+        _data_fill_sql "\`$DATA_ODD_DB\`.\`mÿisam\`" 1 300
+    } >"$CL_BASE/logs/load.sql"
+    cl_sql "$i" <"$CL_BASE/logs/load.sql" >"$CL_BASE/logs/load.log" 2>&1 ||
+        { tail -n 5 "$CL_BASE/logs/load.log" >&2; die "loading data on node $i failed; SQL in $CL_BASE/logs/load.sql"; }
+    data_binlog_activity "$i"
+}
+
+# Rotate node $1's binlog twice with updates and deletes in between.
+data_binlog_activity() {
+    cl_sql "$1" "FLUSH BINARY LOGS;
+        UPDATE shop.orders SET k = k + 1 WHERE id % 50 = 0;
+        DELETE FROM shop.events WHERE id % 40 = 0;
+        FLUSH BINARY LOGS;
+        CALL shop.add_churn('load', 500);
+        INSERT INTO shop.customers (name) VALUES ('after rotation');"
+}
+
+# Write on node $1 under the tag $2 (letters, digits, _): a new table, rows
+# in churn, updates, deletes, a trigger firing, a dropped table when $3 names
+# one. Only InnoDB (MyISAM/Aria changes do not replicate by default).
+data_write_more() {
+    local i=$1 tag=$2 drop=${3:-}
+    cl_sql "$i" "CREATE TABLE shop.phase_$tag (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024),
+            KEY k_idx (k)) ENGINE=InnoDB;
+        $(_data_fill_sql "shop.phase_$tag" 1 3000)
+        CALL shop.add_churn('$tag', 1000);
+        UPDATE shop.orders SET pad = RANDOM_BYTES(1000) WHERE id % 97 = ${#tag};
+        DELETE FROM shop.orders_archive WHERE id % 33 = 1;
+        INSERT INTO shop.customers (name) VALUES ('customer $tag');
+        INSERT INTO \`$DATA_ODD_DB\`.\`$DATA_ODD_TABLE\` (id, k, pad)
+            SELECT 100000 + seq, seq, RANDOM_BYTES(100) FROM mysql.seq_1_to_50
+            ON DUPLICATE KEY UPDATE k = k + 1;
+        ${drop:+DROP TABLE shop.$drop;}" >/dev/null
+}

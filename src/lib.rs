@@ -44,6 +44,7 @@ mod roles;
 mod settings;
 mod signals;
 mod sst_io;
+mod tls;
 mod transfer;
 
 use cli::Role;

@@ -15,6 +15,7 @@ use crate::cli::{Args, Role, Tail, parse_tail};
 use crate::config::{Config, DefaultsOptions};
 use crate::exit::{Exit, fail};
 use crate::net::address::SstAddress;
+use crate::tls::TlsSettings;
 use crate::transfer::Layout;
 
 /// Looks up an environment variable (the process environment, or a map in
@@ -69,6 +70,7 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     /// Joiner: `MTR_SST_JOINER_DELAY`.
     pub(crate) joiner_delay: Duration,
+    pub(crate) tls: TlsSettings,
 }
 
 /// Upper bound on data streams, whatever the configuration says.
@@ -185,7 +187,9 @@ impl Settings {
             .gtid
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
+        let tls = TlsSettings::resolve(config, role)?;
         Ok(Settings {
+            tls,
             role,
             method: method_name(program),
             address,

@@ -29,6 +29,18 @@ const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the role `settings` asks for; watches mariadbd meanwhile.
 pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+    if settings.tls.enabled() {
+        // Never fall back to plaintext when encryption was asked for
+        // (MDEV-28233).
+        return Err(fail(
+            Exit::NotFound,
+            format!(
+                "ssl-mode is '{}', but this rsrsync build cannot encrypt the transfer yet; \
+                 set ssl-mode=DISABLED in [sst] or use the rsync method for encrypted SST",
+                settings.tls.mode.name()
+            ),
+        ));
+    }
     let server = match settings.role {
         Role::Joiner => match settings.parent {
             Some(pid) => Some(Process::find(pid).ok_or_else(|| {

@@ -1,0 +1,382 @@
+//! Black-box tests of the built binary: argv in, stdout lines, stderr log
+//! lines, exit codes and the files it leaves (or must not leave) behind.
+//! The test plays mariadbd: it reads the joiner's `ready` line, starts the
+//! donor with that address and secret, and answers `flush tables`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsrep_sst_rsrsync");
+const GTID: &str = "6d1f4a2c-1111-2222-3333-444455556666:42";
+const STATE: &str = "6d1f4a2c-1111-2222-3333-444455556666:42 0";
+
+/// A running SST process with its stdout lines arriving on a channel.
+struct Sst {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Sst {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Sst {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Sst {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a line on stdout within 30 s")
+    }
+
+    /// Waits for the exit (at most `limit`), returns (code, remaining
+    /// stdout lines, stderr).
+    fn finish(mut self, limit: Duration) -> (i32, Vec<String>, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("the binary did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self.stderr.join().expect("stderr thread");
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (status.code().unwrap_or(-1), rest, stderr)
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// A node directory with a my.cnf and a datadir.
+fn node(root: &Path, name: &str, cnf: &str) -> (PathBuf, PathBuf) {
+    let dir = root.join(name);
+    write(&dir.join("my.cnf"), cnf.as_bytes());
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("datadir");
+    (dir.join("my.cnf"), data)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn joiner_args<'a>(cnf: &'a Path, data: &'a Path, parent: &'a str) -> Vec<&'a str> {
+    vec![
+        "--role",
+        "joiner",
+        "--address",
+        "127.0.0.1:0",
+        "--datadir",
+        s(data),
+        "--defaults-file",
+        s(cnf),
+        "--parent",
+        parent,
+        "--progress",
+        "0",
+    ]
+}
+
+/// Splits `ready <auth>@<address>` into auth and address.
+fn split_ready(line: &str) -> (String, String) {
+    let published = line.strip_prefix("ready ").expect("ready line");
+    let (auth, address) = published.rsplit_once('@').expect("auth part");
+    (auth.to_string(), address.to_string())
+}
+
+fn donor(cnf: &Path, data: &Path, address: &str, auth: &str, bypass: bool) -> Sst {
+    let mut args = vec![
+        "--role",
+        "donor",
+        "--address",
+        address,
+        "--local-port",
+        "3306",
+        "--socket",
+        "/nonexistent.sock",
+        "--progress",
+        "0",
+        "--datadir",
+        s(data),
+        "--defaults-file",
+        s(cnf),
+        "--gtid",
+        GTID,
+        "--gtid-domain-id",
+        "0",
+    ];
+    if bypass {
+        args.push("--bypass");
+    }
+    args.extend(["--mysqld-args", "--wsrep-new-cluster"]);
+    Sst::start(&args, &[("WSREP_SST_OPT_REMOTE_AUTH", auth)])
+}
+
+/// Plays the donor's mariadbd: answers `flush tables` with `tables_flushed`.
+fn answer_flush(donor: &Sst, data: &Path) -> String {
+    let line = donor.line();
+    if line == "flush tables" {
+        std::fs::write(data.join("tables_flushed.tmp"), format!("{STATE}\n")).expect("state");
+        std::fs::rename(data.join("tables_flushed.tmp"), data.join("tables_flushed"))
+            .expect("rename");
+    }
+    line
+}
+
+const CNF: &str = "[mysqld]\nlog-bin=mysql-bin\n[sst]\nrsrsync-timeout=20\n";
+
+#[test]
+fn sst_between_two_binaries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    write(&ddata.join("ibdata1"), &vec![7u8; 3 << 20]);
+    write(&ddata.join("ib_logfile0"), b"redo");
+    write(&ddata.join("db/t.ibd"), &vec![9u8; 100_000]);
+    write(&ddata.join("mysql-bin.000003"), b"binlog");
+    write(&ddata.join("mysql-bin.index"), b"./mysql-bin.000003\n");
+    let me = std::process::id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    assert!(address.ends_with("/rsrsync_sst//1"), "{address}");
+    assert!(jdata.join("sst_in_progress").exists());
+    assert!(jdata.join("wsrep_sst.pid").exists());
+
+    let donor = donor(&dcnf, &ddata, &address, &auth, false);
+    let first = answer_flush(&donor, &ddata);
+    let (dcode, dlines, dlog) = donor.finish(Duration::from_secs(60));
+    let (jcode, jlines, jlog) = joiner.finish(Duration::from_secs(60));
+    assert_eq!(
+        (dcode, jcode),
+        (0, 0),
+        "donor log:\n{dlog}\njoiner log:\n{jlog}"
+    );
+    assert_eq!(first, "flush tables");
+    assert_eq!(dlines, ["continue".to_string(), format!("done {STATE}")]);
+    assert_eq!(jlines, [STATE]);
+    for log in [&dlog, &jlog] {
+        assert!(
+            log.lines().all(|l| l.starts_with("WSREP_SST: [")),
+            "every stderr line is a WSREP_SST line:\n{log}"
+        );
+    }
+    assert!(jlog.contains("rsrsync SST completed on joiner"), "{jlog}");
+    assert!(dlog.contains("rsrsync SST completed on donor"), "{dlog}");
+    assert!(jlog.contains("Transfer summary: "), "{jlog}");
+    assert_eq!(
+        std::fs::read(jdata.join("db/t.ibd")).expect("copied"),
+        vec![9u8; 100_000]
+    );
+    assert_eq!(
+        std::fs::read_to_string(jdata.join("mysql-bin.index")).expect("index"),
+        "./mysql-bin.000003\n"
+    );
+    for gone in ["sst_in_progress", "wsrep_sst.pid", "tables_flushed"] {
+        assert!(
+            !jdata.join(gone).exists() && !ddata.join(gone).exists(),
+            "{gone}"
+        );
+    }
+}
+
+#[test]
+fn ist_between_two_binaries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    write(&jdata.join("mysql-bin.000009"), b"joiner's binlog");
+    let me = std::process::id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    let donor = donor(&dcnf, &ddata, &address, &auth, true);
+    let (dcode, dlines, dlog) = donor.finish(Duration::from_secs(60));
+    let (jcode, jlines, jlog) = joiner.finish(Duration::from_secs(60));
+    assert_eq!((dcode, jcode), (0, 0), "{dlog}\n{jlog}");
+    assert_eq!(dlines, ["continue".to_string(), format!("done {STATE}")]);
+    assert_eq!(jlines, [STATE]);
+    assert!(dlog.contains("Bypassing state dump."), "{dlog}");
+    assert!(jlog.contains("rsrsync IST completed on joiner"), "{jlog}");
+    assert!(
+        jdata.join("mysql-bin.000009").exists(),
+        "binlogs survive IST"
+    );
+}
+
+#[test]
+fn joiner_exits_32_when_its_parent_dies_and_cleans_up() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    let mut parent = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("fake mariadbd");
+    let pid = parent.id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &pid), &[]);
+    let (_, address) = split_ready(&joiner.line());
+    parent.kill().expect("kill");
+    parent.wait().expect("reap");
+    let (code, lines, log) = joiner.finish(Duration::from_secs(10));
+    assert_eq!(code, 32, "{log}");
+    assert!(lines.is_empty(), "no final line: {lines:?}");
+    assert!(
+        log.contains(&format!(
+            "Parent mysqld process (PID: {pid}) terminated unexpectedly."
+        )),
+        "{log}"
+    );
+    for gone in ["sst_in_progress", "wsrep_sst.pid"] {
+        assert!(!jdata.join(gone).exists(), "{gone} left behind");
+    }
+    let port = address.split(['/', ':']).nth(1).expect("port");
+    std::net::TcpListener::bind(format!("127.0.0.1:{port}")).expect("the port is free again");
+}
+
+#[test]
+fn signals_give_the_scripts_exit_codes() {
+    for (signal, code) in [("TERM", 3), ("INT", 3), ("HUP", 32)] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+        let me = std::process::id().to_string();
+        let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+        joiner.line();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), joiner.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let (got, lines, log) = joiner.finish(Duration::from_secs(10));
+        assert_eq!(got, code, "SIG{signal}: {log}");
+        assert!(lines.is_empty());
+        assert!(!jdata.join("sst_in_progress").exists(), "SIG{signal}");
+        assert!(!jdata.join("wsrep_sst.pid").exists(), "SIG{signal}");
+    }
+}
+
+#[test]
+fn argument_and_environment_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cnf, data) = node(tmp.path(), "n", CNF);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let (code, lines, log) = Sst::start(args, env).finish(Duration::from_secs(60));
+        assert!(
+            lines.is_empty(),
+            "nothing on stdout for {args:?}: {lines:?}"
+        );
+        (code, log)
+    };
+    let (code, log) = run(&["--role", "joiner", "--address", "127.0.0.1:0"], &[]);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("'--datadir'"), "{log}");
+    let (code, _) = run(&["--role", "witness", "--datadir", s(&data)], &[]);
+    assert_eq!(code, 22);
+    let base = [
+        "--defaults-file",
+        s(&cnf),
+        "--datadir",
+        s(&data),
+        "--gtid",
+        GTID,
+    ];
+    let mut args = vec!["--role", "donor", "--address", "127.0.0.1:9/rsrsync_sst//2"];
+    args.extend(base);
+    let (code, log) = run(&args, &[("WSREP_SST_OPT_REMOTE_AUTH", ":ab")]);
+    assert_eq!(code, 71, "protocol version mismatch: {log}");
+    let mut args = vec!["--role", "donor", "--address", "127.0.0.1:9/rsrsync_sst//1"];
+    args.extend(base);
+    let (code, log) = run(&args, &[]);
+    assert_eq!(code, 22, "no secret from the joiner: {log}");
+    let bad_ssl = tmp.path().join("ssl.cnf");
+    write(&bad_ssl, b"[sst]\nssl-mode=SOMETIMES\n");
+    let (code, log) = run(
+        &[
+            "--role",
+            "joiner",
+            "--address",
+            "127.0.0.1:0",
+            "--datadir",
+            s(&data),
+            "--defaults-file",
+            s(&bad_ssl),
+        ],
+        &[],
+    );
+    assert_eq!(code, 22, "{log}");
+}
+
+#[test]
+fn busy_port_is_exit_16() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cnf, data) = node(tmp.path(), "n", CNF);
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("127.0.0.1:{}", holder.local_addr().expect("addr").port());
+    let me = std::process::id().to_string();
+    let mut args = joiner_args(&cnf, &data, &me);
+    args[3] = &address;
+    let (code, lines, log) = Sst::start(&args, &[]).finish(Duration::from_secs(30));
+    assert_eq!(code, 16, "{log}");
+    assert!(lines.is_empty());
+    assert!(log.contains(&address[10..]), "names the port: {log}");
+}
+
+#[test]
+fn donor_exits_255_on_sst_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    let me = std::process::id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    let donor = donor(&dcnf, &ddata, &address, &auth, false);
+    assert_eq!(donor.line(), "flush tables");
+    std::fs::File::create(ddata.join("sst_error"))
+        .and_then(|mut f| f.flush())
+        .expect("sst_error");
+    let (code, lines, log) = donor.finish(Duration::from_secs(30));
+    assert_eq!(code, 255, "{log}");
+    assert!(
+        lines.is_empty(),
+        "no continue/done after a failed flush: {lines:?}"
+    );
+    assert!(!ddata.join("sst_error").exists());
+    // The joiner never gets the state: it fails too (the donor hung up).
+    let (jcode, jlines, _) = joiner.finish(Duration::from_secs(60));
+    assert_ne!(jcode, 0);
+    assert!(jlines.is_empty());
+}

@@ -1249,21 +1249,7 @@ mod tests {
         assert_eq!(t, Tail::default());
     }
 
-    /// xorshift64*: deterministic, good enough to shake a parser.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % n as u64).expect("below n fits usize")
-        }
-    }
+    use crate::testutil::Rng;
 
     const TOKENS: &[&[u8]] = &[
         b"--role",

@@ -44,6 +44,8 @@ mod roles;
 mod settings;
 mod signals;
 mod sst_io;
+#[cfg(test)]
+mod testutil;
 mod tls;
 mod transfer;
 

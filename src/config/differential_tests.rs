@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::testutil::Rng;
 
 const MY_PRINT_DEFAULTS: &str = "/usr/bin/my_print_defaults";
 
@@ -349,27 +350,6 @@ fn include_cycles_nest_ten_deep() {
     // Depths 0 to 10 are read: a b a b … a.
     assert_eq!(got.mysqld.len(), 11);
     assert_eq!(got.get("--mysqld", "x").as_deref(), Some("a"));
-}
-
-/// A small deterministic generator (xorshift64*), to keep the test
-/// dependency-free and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
 }
 
 /// One random line. Avoided on purpose, as known, documented divergences:

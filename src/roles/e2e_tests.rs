@@ -29,15 +29,7 @@ fn write(path: &Path, bytes: &[u8]) {
 
 /// Deterministic pseudo-random bytes.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::testutil::Rng(seed | 1).bytes(len)
 }
 
 fn settings(words: &[&str], cnf: &str, vars: &[(&str, String)]) -> Settings {

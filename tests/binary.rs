@@ -217,6 +217,30 @@ fn sst_between_two_binaries() {
 }
 
 #[test]
+fn ipv6_addresses_keep_their_brackets() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    write(&ddata.join("db/t.ibd"), b"over IPv6");
+    let me = std::process::id().to_string();
+    let mut args = joiner_args(&jcnf, &jdata, &me);
+    args[3] = "[::1]:0";
+    let joiner = Sst::start(&args, &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    assert!(address.starts_with("[::1]:"), "{address}");
+    let donor = donor(&dcnf, &ddata, &address, &auth, false);
+    answer_flush(&donor, &ddata);
+    let (dcode, _, dlog) = donor.finish(Duration::from_secs(60));
+    let (jcode, jlines, jlog) = joiner.finish(Duration::from_secs(60));
+    assert_eq!((dcode, jcode), (0, 0), "{dlog}\n{jlog}");
+    assert_eq!(jlines, [STATE]);
+    assert_eq!(
+        std::fs::read(jdata.join("db/t.ibd")).expect("copied"),
+        b"over IPv6"
+    );
+}
+
+#[test]
 fn ist_between_two_binaries() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (dcnf, ddata) = node(tmp.path(), "donor", CNF);

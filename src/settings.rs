@@ -61,8 +61,9 @@ pub(crate) struct Settings {
     pub(crate) bypass: bool,
     /// Donor: `--gtid` and `--gtid-domain-id`, the IST state line.
     pub(crate) gtid_state: Option<String>,
-    /// Donor: `user:secret` the joiner published (`WSREP_SST_OPT_REMOTE_AUTH`).
-    pub(crate) remote_secret: Option<String>,
+    /// Donor: the `(user, secret)` the joiner published
+    /// (`WSREP_SST_OPT_REMOTE_AUTH`): its certificate's CN and the secret.
+    pub(crate) remote_auth: Option<(String, String)>,
     /// Donor: how many of the newest binlogs to send (`sst-max-binlogs`).
     pub(crate) max_binlogs: i64,
     /// Donor: data streams (`backup-threads`).
@@ -178,11 +179,14 @@ impl Settings {
             data_file_names(&data_file_path),
             &inner,
         );
-        let remote_secret = env("WSREP_SST_OPT_REMOTE_AUTH")
+        let remote_auth = env("WSREP_SST_OPT_REMOTE_AUTH")
             .map(|v| v.to_string_lossy().into_owned())
             .filter(|v| !v.is_empty())
             .or_else(|| address.auth.clone())
-            .and_then(|auth| auth.split_once(':').map(|(_, secret)| secret.to_string()));
+            .and_then(|auth| {
+                auth.split_once(':')
+                    .map(|(user, secret)| (user.to_string(), secret.to_string()))
+            });
         let gtid_state = args
             .gtid
             .as_ref()
@@ -198,7 +202,7 @@ impl Settings {
             parent: args.parent.filter(|p| *p > 0),
             bypass: args.bypass,
             gtid_state,
-            remote_secret,
+            remote_auth,
             max_binlogs: number(config, "--mysqld|sst", "sst-max-binlogs", 1),
             streams: streams(config),
             timeouts: Timeouts {
@@ -490,7 +494,10 @@ mod tests {
             &[("WSREP_SST_OPT_REMOTE_AUTH", "localhost:ab12")],
         )
         .expect("resolves");
-        assert_eq!(s.remote_secret.as_deref(), Some("ab12"));
+        assert_eq!(
+            s.remote_auth,
+            Some(("localhost".to_string(), "ab12".to_string()))
+        );
         assert_eq!(
             s.gtid_state.as_deref(),
             Some("6d1f4a2c-0000-0000-0000-000000009b1e:42 7")

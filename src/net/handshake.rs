@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::{Connection, TimedStream};
+use super::{Connection, Transport};
 use crate::exit::{Exit, fail};
 use crate::protocol::auth::{Key, Side, new_nonce};
 use crate::protocol::{Channel, Frame, VERSION};
@@ -16,8 +16,9 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Joiner side: answers a donor's handshake on an accepted connection and
 /// returns the channel it opens. Any failure means the peer is not our
 /// donor: the caller logs it and drops the connection.
-pub(crate) fn answer(conn: &mut Connection<TimedStream>, key: &Key) -> Result<Channel> {
+pub(crate) fn answer(conn: &mut Connection<Transport>, key: &Key) -> Result<Channel> {
     conn.stream_mut()
+        .timed_mut()
         .set_deadline(Instant::now() + HANDSHAKE_TIMEOUT);
     let (min, max, channel, donor_nonce) = match conn.expect_frame("a handshake")? {
         Frame::Hello {
@@ -64,13 +65,14 @@ pub(crate) fn answer(conn: &mut Connection<TimedStream>, key: &Key) -> Result<Ch
         bail!("it does not know this SST's secret");
     }
     conn.send(&Frame::Welcome)?;
-    conn.stream_mut().clear_deadline()?;
+    conn.stream_mut().timed_mut().clear_deadline()?;
     Ok(channel)
 }
 
 /// Donor side: opens `channel` on a fresh connection to the joiner.
-pub(crate) fn open(conn: &mut Connection<TimedStream>, key: &Key, channel: Channel) -> Result<()> {
+pub(crate) fn open(conn: &mut Connection<Transport>, key: &Key, channel: Channel) -> Result<()> {
     conn.stream_mut()
+        .timed_mut()
         .set_deadline(Instant::now() + HANDSHAKE_TIMEOUT);
     let donor_nonce = new_nonce()?;
     conn.send(&Frame::Hello {
@@ -133,7 +135,7 @@ pub(crate) fn open(conn: &mut Connection<TimedStream>, key: &Key, channel: Chann
             other.kind()
         ),
     }
-    conn.stream_mut().clear_deadline()?;
+    conn.stream_mut().timed_mut().clear_deadline()?;
     Ok(())
 }
 
@@ -142,18 +144,19 @@ mod tests {
     use super::*;
     use std::net::{TcpListener, TcpStream};
 
-    fn pair() -> (Connection<TimedStream>, Connection<TimedStream>) {
+    fn pair() -> (Connection<Transport>, Connection<Transport>) {
+        use crate::net::TimedStream;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (server, _) = listener.accept().expect("accept");
         let idle = Duration::from_secs(5);
         (
             Connection::new(
-                TimedStream::new(client, idle).expect("wrap"),
+                Transport::Plain(TimedStream::new(client, idle).expect("wrap")),
                 "joiner".into(),
             ),
             Connection::new(
-                TimedStream::new(server, idle).expect("wrap"),
+                Transport::Plain(TimedStream::new(server, idle).expect("wrap")),
                 "donor".into(),
             ),
         )

@@ -6,7 +6,9 @@ mod connection;
 pub(crate) mod handshake;
 mod listener;
 mod stream;
+mod transport;
 
 pub(crate) use connection::{Connection, KEEPALIVE};
 pub(crate) use listener::Listener;
 pub(crate) use stream::TimedStream;
+pub(crate) use transport::Transport;

@@ -12,12 +12,13 @@ use anyhow::{Context, Result, bail};
 use super::{PidFile, is_state_line, read_small, remove_quietly, summary};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
-use crate::net::{Connection, TimedStream, handshake};
+use crate::net::{Connection, TimedStream, Transport, handshake};
 use crate::protocol::auth::Key;
 use crate::protocol::{Channel, Frame, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
+use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
 use crate::transfer::send::{Plan, send_data, send_manifest};
 use crate::transfer::walk::walk;
@@ -50,7 +51,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
             ));
         }
     }
-    let secret = settings.remote_secret.as_deref().ok_or_else(|| {
+    let (user, secret) = settings.remote_auth.as_ref().ok_or_else(|| {
         fail(
             Exit::Invalid,
             "the joiner's address carried no secret (WSREP_SST_OPT_REMOTE_AUTH is empty): \
@@ -58,7 +59,8 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         )
     })?;
     let key = Key::from_secret(secret);
-    let connect = |channel| open_channel(settings, &key, channel, stop);
+    let tls = Tls::donor(&settings.tls, &settings.address, user)?;
+    let connect = |channel| open_channel(settings, &tls, &key, channel, stop);
     let mut control = connect(Channel::Control)?;
 
     if settings.bypass {
@@ -126,7 +128,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
 
 /// Sends the completion, waits for the joiner's verdict, prints `done`.
 fn finish(
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     out: &mut Mariadbd,
     state: &str,
     bypass: bool,
@@ -148,15 +150,17 @@ fn finish(
 /// Connects to the joiner (retrying briefly) and opens `channel`.
 fn open_channel(
     settings: &Settings,
+    tls: &Tls,
     key: &Key,
     channel: Channel,
     stop: &Stop,
-) -> Result<Connection<TimedStream>> {
+) -> Result<Connection<Transport>> {
     let address = &settings.address;
     let tcp = connect_any(&resolve(address.host_unescaped(), address.port)?, stop)?;
     stop.watch(&tcp)?;
     let peer = format!("{}:{}", address.host, address.port);
-    let mut conn = Connection::new(TimedStream::new(tcp, settings.timeouts.idle)?, peer);
+    let stream = tls.wrap(TimedStream::new(tcp, settings.timeouts.idle)?)?;
+    let mut conn = Connection::new(stream, peer);
     handshake::open(&mut conn, key, channel)?;
     Ok(conn)
 }
@@ -193,7 +197,7 @@ fn connect_any(targets: &[SocketAddr], stop: &Stop) -> Result<TcpStream> {
 fn wait_flushed(
     flushed: &Path,
     error: &Path,
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     stop: &Stop,
     limit: Duration,
 ) -> Result<String> {

@@ -14,12 +14,13 @@ use super::{PidFile, is_state_line, remove_quietly, summary, with_keepalive};
 use crate::exit::Exit;
 use crate::fsutil::{DataDir, RelPath};
 use crate::net::address::listen_addresses;
-use crate::net::{Connection, Listener, TimedStream, handshake};
+use crate::net::{Connection, Listener, TimedStream, Transport, handshake};
 use crate::protocol::auth::{Key, new_secret};
 use crate::protocol::{Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
+use crate::tls::Tls;
 use crate::transfer::receive::{Receiver, receive_manifest};
 use crate::transfer::{BINLOG_STAGING, Layout};
 
@@ -78,6 +79,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
 
+    let (tls, user) = Tls::joiner(&settings.tls)?;
     let address = &settings.address;
     let listener = Listener::bind(&listen_addresses(address.host_unescaped(), address.port)?)?;
     let secret = new_secret()?;
@@ -87,16 +89,18 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     let finished = Arc::new(AtomicBool::new(false));
     let incoming = spawn_acceptor(
         listener,
+        tls,
         key,
         settings.timeouts.idle,
         Arc::clone(stop),
         Arc::clone(&finished),
     )?;
-    // The user part carries no meaning without TLS; the secret is what the
-    // donor must prove.
+    // The user part is the certificate's CN in VERIFY_* modes (the donor
+    // checks the joiner's name against it), else empty; the secret is what
+    // every donor connection must prove.
     out.ready(&format!(
-        ":{secret}@{}:{}/{module}//{VERSION}",
-        address.host, port
+        "{user}:{secret}@{}:{port}/{module}//{VERSION}",
+        address.host
     ))?;
     let result = session(settings, stop, &incoming);
     finished.store(true, Ordering::SeqCst);
@@ -128,7 +132,7 @@ type Outcome = (String, bool, Option<(u64, u64)>, Instant);
 fn session(
     settings: &Settings,
     stop: &Stop,
-    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+    incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
 ) -> Result<Outcome> {
     let initial = settings.timeouts.initial;
     let mut control =
@@ -189,11 +193,11 @@ fn session(
 /// stops the others (through `stop`) and is the one returned.
 fn receive_streams(
     receiver: &Receiver,
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     streams: u16,
     settings: &Settings,
     stop: &Stop,
-    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+    incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
 ) -> Result<(String, u64)> {
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
@@ -202,9 +206,8 @@ fn receive_streams(
             match next_connection(incoming, Channel::Data, settings.timeouts.idle, stop) {
                 Ok(mut conn) => workers.push(scope.spawn(move || {
                     let result = receiver.receive_stream(&mut conn);
-                    // Our end closes even though the stop token holds a
-                    // copy of the socket: the donor waits for this EOF.
-                    let _ = conn.stream().tcp().shutdown(std::net::Shutdown::Both);
+                    // The donor waits for this clean end.
+                    conn.stream_mut().close();
                     if let Err(e) = &result {
                         stop.trigger(Exit::Pipe, format!("{e:#}"));
                     }
@@ -243,7 +246,7 @@ fn receive_streams(
 }
 
 /// Reads the donor's `Complete`: the state line (checked) and bypass flag.
-fn complete(control: &mut Connection<TimedStream>) -> Result<(String, bool)> {
+fn complete(control: &mut Connection<Transport>) -> Result<(String, bool)> {
     match control.expect_frame("the end of the transfer")? {
         Frame::Complete { bypass, state } => {
             let state = String::from_utf8_lossy(state).into_owned();
@@ -259,11 +262,11 @@ fn complete(control: &mut Connection<TimedStream>) -> Result<(String, bool)> {
 
 /// The next authenticated connection of `channel`, within `wait`.
 fn next_connection(
-    incoming: &mpsc::Receiver<(Channel, Connection<TimedStream>)>,
+    incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
     channel: Channel,
     wait: Duration,
     stop: &Stop,
-) -> Result<Connection<TimedStream>> {
+) -> Result<Connection<Transport>> {
     let deadline = Instant::now() + wait;
     loop {
         stop.check()?;
@@ -291,48 +294,49 @@ fn next_connection(
 /// thread (bounded), and passes on only the authenticated ones.
 fn spawn_acceptor(
     listener: Listener,
+    tls: Tls,
     key: Key,
     idle: Duration,
     stop: Arc<Stop>,
     finished: Arc<AtomicBool>,
-) -> Result<mpsc::Receiver<(Channel, Connection<TimedStream>)>> {
+) -> Result<mpsc::Receiver<(Channel, Connection<Transport>)>> {
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicUsize::new(0));
+    let tls = Arc::new(tls);
     std::thread::Builder::new()
         .name("acceptor".into())
         .spawn(move || {
             while !finished.load(Ordering::SeqCst) {
-                let accepted = match listener.accept(&stop, Instant::now() + Duration::from_secs(1))
-                {
+                let deadline = Instant::now() + Duration::from_secs(1);
+                let (tcp, peer) = match listener.accept(&stop, deadline) {
                     Ok(Some(accepted)) => accepted,
                     Ok(None) => continue,
                     Err(_) => break,
                 };
-                let (tcp, peer) = accepted;
-                if pending.load(Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
+                if pending.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
+                    pending.fetch_sub(1, Ordering::SeqCst);
                     log::warn!(
                         "refused an SST connection from {peer}: too many handshakes at once"
                     );
                     continue;
                 }
-                pending.fetch_add(1, Ordering::SeqCst);
-                let (tx, key, stop) = (tx.clone(), key.clone(), Arc::clone(&stop));
-                let counter = Arc::clone(&pending);
+                let (tx, tls, key, stop, counter) = (
+                    tx.clone(),
+                    Arc::clone(&tls),
+                    key.clone(),
+                    Arc::clone(&stop),
+                    Arc::clone(&pending),
+                );
                 let spawned =
                     std::thread::Builder::new()
                         .name("handshake".into())
                         .spawn(move || {
-                            let result = TimedStream::new(tcp, idle)
-                                .map_err(anyhow::Error::from)
-                                .and_then(|stream| {
-                                    let mut conn = Connection::new(stream, peer.to_string());
-                                    let channel = handshake::answer(&mut conn, &key)?;
-                                    stop.watch(conn.stream().tcp())?;
-                                    Ok((channel, conn))
-                                });
+                            let result =
+                                authenticate(tcp, &peer.to_string(), idle, &tls, &key, &stop);
                             counter.fetch_sub(1, Ordering::SeqCst);
                             match result {
-                                // The session may be over; then the connection just closes.
+                                // After the session ended nobody listens: the
+                                // connection just closes.
                                 Ok(authenticated) => drop(tx.send(authenticated)),
                                 Err(e) => {
                                     log::warn!("refused an SST connection from {peer}: {e:#}")
@@ -341,11 +345,28 @@ fn spawn_acceptor(
                         });
                 if spawned.is_err() {
                     pending.fetch_sub(1, Ordering::SeqCst);
+                    log::warn!("refused an SST connection from {peer}: cannot start a thread");
                 }
             }
         })
         .context("starting the acceptor thread")?;
     Ok(rx)
+}
+
+/// TLS (when configured) and our handshake on an accepted connection.
+fn authenticate(
+    tcp: std::net::TcpStream,
+    peer: &str,
+    idle: Duration,
+    tls: &Tls,
+    key: &Key,
+    stop: &Stop,
+) -> Result<(Channel, Connection<Transport>)> {
+    let stream = tls.wrap(TimedStream::new(tcp, idle)?)?;
+    let mut conn = Connection::new(stream, peer.to_string());
+    let channel = handshake::answer(&mut conn, key)?;
+    stop.watch(conn.stream().timed().tcp())?;
+    Ok((channel, conn))
 }
 
 /// SST only, and only when this node logs binlogs: drop the old binlogs

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::Role;
 use crate::exit::{Exit, fail};
-use crate::net::{Connection, KEEPALIVE, TimedStream};
+use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::parent::{self, Process};
 use crate::settings::Settings;
 use crate::signals::Stop;
@@ -29,18 +29,6 @@ const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the role `settings` asks for; watches mariadbd meanwhile.
 pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
-    if settings.tls.enabled() {
-        // Never fall back to plaintext when encryption was asked for
-        // (MDEV-28233).
-        return Err(fail(
-            Exit::NotFound,
-            format!(
-                "ssl-mode is '{}', but this rsrsync build cannot encrypt the transfer yet; \
-                 set ssl-mode=DISABLED in [sst] or use the rsync method for encrypted SST",
-                settings.tls.mode.name()
-            ),
-        ));
-    }
     let server = match settings.role {
         Role::Joiner => match settings.parent {
             Some(pid) => Some(Process::find(pid).ok_or_else(|| {
@@ -154,7 +142,7 @@ pub(crate) fn is_state_line(line: &str) -> bool {
 /// Runs `work` on another thread while this one keeps `control` alive,
 /// so the peer's inactivity timeout does not fire during a long local step.
 fn with_keepalive<T: Send>(
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     work: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
     std::thread::scope(|scope| {

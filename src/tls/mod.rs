@@ -12,6 +12,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+mod context;
+mod material;
+mod verify;
+
+pub(crate) use context::Tls;
+
 use crate::cli::Role;
 use crate::config::Config;
 use crate::exit::{Exit, fail};

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::Layout;
 use crate::fsutil::{DataDir, EntryKind, RelPath, describe};
-use crate::net::{Connection, TimedStream};
+use crate::net::{Connection, Transport};
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::{Class, Frame};
 
@@ -77,7 +77,7 @@ pub(crate) struct Received {
 /// the donor lacks, creates the directories, and returns the receiver.
 /// The caller then answers `Ready`.
 pub(crate) fn receive_manifest(
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     layout: &Layout,
     block_size: u32,
 ) -> Result<Receiver> {
@@ -218,7 +218,7 @@ impl Receiver {
         layout: &Layout,
         keep_dirs: &HashSet<RelPath>,
         keep_files: &HashSet<(Class, RelPath)>,
-        control: &mut Connection<TimedStream>,
+        control: &mut Connection<Transport>,
     ) -> Result<()> {
         let data = self.roots.get(Class::Data)?;
         for (name, kind) in data.list(None)? {
@@ -264,7 +264,7 @@ impl Receiver {
         dir: &RelPath,
         keep_dirs: &HashSet<RelPath>,
         keep_files: &HashSet<(Class, RelPath)>,
-        control: &mut Connection<TimedStream>,
+        control: &mut Connection<Transport>,
     ) -> Result<()> {
         control.keepalive()?;
         for (name, kind) in data.list(Some(dir))? {
@@ -289,7 +289,7 @@ impl Receiver {
 
     /// Receives one data stream until its `End`; returns the bytes of
     /// file data it carried.
-    pub(crate) fn receive_stream(&self, conn: &mut Connection<TimedStream>) -> Result<u64> {
+    pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<u64> {
         let mut bytes = 0;
         loop {
             match conn.expect_frame("file data")? {

@@ -22,7 +22,7 @@ use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
 use crate::fsutil::describe;
-use crate::net::{Connection, KEEPALIVE, TimedStream};
+use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::protocol::Frame;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
@@ -110,7 +110,7 @@ impl<'a> Plan<'a> {
 
 /// Sends the manifest: every directory and file, then the totals.
 pub(crate) fn send_manifest(
-    control: &mut Connection<TimedStream>,
+    control: &mut Connection<Transport>,
     entries: &[Entry],
     plan: &Plan<'_>,
 ) -> Result<()> {
@@ -156,8 +156,8 @@ struct Shared<'p, 'a> {
 /// stops every worker (through `stop`) and is returned.
 pub(crate) fn send_data(
     plan: &Plan<'_>,
-    conns: Vec<Connection<TimedStream>>,
-    control: &mut Connection<TimedStream>,
+    conns: Vec<Connection<Transport>>,
+    control: &mut Connection<Transport>,
     stop: &Stop,
 ) -> Result<u64> {
     let shared = Shared {
@@ -212,7 +212,7 @@ pub(crate) fn send_data(
 }
 
 /// One data stream: takes pieces until none are left, then `End`.
-fn worker(shared: &Shared<'_, '_>, mut conn: Connection<TimedStream>) -> Result<()> {
+fn worker(shared: &Shared<'_, '_>, mut conn: Connection<Transport>) -> Result<()> {
     let mut buf = vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize];
     let zero_block = zero_hash(BLOCK_SIZE.into());
     let mut open: Option<(u32, File, bool)> = None;

@@ -1,0 +1,157 @@
+//! Certificates, keys and CAs from the files my.cnf names, checked the way
+//! the rsync method checks them before it starts stunnel: the key matches
+//! the certificate, the certificate is issued by the CA. Any problem is
+//! exit 22 with the file named.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rustls::RootCertStore;
+use rustls::crypto::CryptoProvider;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::exit::{Exit, fail};
+
+/// A certificate chain (leaf first) with its private key.
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: PrivateKeyDer<'static>,
+}
+
+/// Most certificates loaded from one CA file or CA directory.
+const MAX_CERTS: usize = 10_000;
+
+fn invalid(message: String) -> anyhow::Error {
+    fail(Exit::Invalid, message)
+}
+
+/// Loads a certificate chain and its key and checks that they match.
+pub(crate) fn load_identity(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<Identity> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.take(MAX_CERTS).collect())
+        .map_err(|e| {
+            invalid(format!(
+                "cannot read the certificate {}: {e}",
+                cert.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(invalid(format!("no certificate in {}", cert.display())));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        invalid(format!(
+            "cannot read the private key {}: {e}",
+            key.display()
+        ))
+    })?;
+    CertifiedKey::from_der(chain.clone(), key_der.clone_key(), provider).map_err(|e| {
+        invalid(format!(
+            "the private key {} does not match the certificate {}: {e}",
+            key.display(),
+            cert.display()
+        ))
+    })?;
+    Ok(Identity {
+        chain,
+        key: key_der,
+    })
+}
+
+/// The trust anchors from a CA file and/or a CA directory (every
+/// certificate file in it, like an OpenSSL hash directory).
+pub(crate) fn load_roots(ca: Option<&Path>, capath: Option<&Path>) -> Result<Arc<RootCertStore>> {
+    let mut roots = RootCertStore::empty();
+    if let Some(ca) = ca {
+        let certs = read_certs(ca)
+            .map_err(|e| invalid(format!("cannot read the CA file {}: {e:#}", ca.display())))?;
+        add_roots(&mut roots, certs, ca)?;
+    }
+    if let Some(dir) = capath {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| invalid(format!("cannot read the CA path {}: {e}", dir.display())))?;
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().take(MAX_CERTS) {
+            // Hash directories also hold CRLs and stray files: take what parses.
+            if let Ok(certs) = read_certs(&path) {
+                for cert in certs {
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+    }
+    if roots.is_empty() {
+        let shown = [ca, capath]
+            .iter()
+            .flatten()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(invalid(format!("no CA certificate found in {shown}")));
+    }
+    Ok(Arc::new(roots))
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)?
+        .take(MAX_CERTS)
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(!certs.is_empty(), "no PEM certificate in it");
+    Ok(certs)
+}
+
+fn add_roots(
+    roots: &mut RootCertStore,
+    certs: Vec<CertificateDer<'static>>,
+    from: &Path,
+) -> Result<()> {
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| invalid(format!("bad CA certificate in {}: {e}", from.display())))?;
+    }
+    Ok(())
+}
+
+/// The subject common name of a certificate, if it has one.
+pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let cn = parsed.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}
+
+/// The user part the joiner publishes before its secret in `VERIFY_*`
+/// modes: its certificate's CN, but only when made of characters that
+/// pass mariadbd's request check ([A-Za-z0-9._-]; MDEV-39413), else empty.
+pub(crate) fn published_user(identity: Option<&Identity>) -> String {
+    let cn = identity
+        .and_then(|id| id.chain.first())
+        .and_then(common_name)
+        .unwrap_or_default();
+    let safe = cn
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if safe {
+        cn
+    } else {
+        log::warn!(
+            "the certificate's common name {cn:?} has characters mariadbd refuses in an SST \
+             request; publishing no user name (the secret still authenticates the donor)"
+        );
+        String::new()
+    }
+}
+
+/// Reads the files `what` names, or says which is missing.
+pub(crate) fn require<'a>(path: Option<&'a Path>, what: &str, mode: &str) -> Result<&'a Path> {
+    path.with_context(|| format!("ssl-mode={mode} needs {what}"))
+        .map_err(|e| invalid(format!("{e:#}")))
+}

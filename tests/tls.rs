@@ -1,0 +1,305 @@
+//! TLS between two real processes, configured through my.cnf exactly as
+//! for the rsync method: each `ssl-mode`, legacy and server keys, a CN-only
+//! certificate (like mtr's), refused peers, and bytes on the wire.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
+
+/// A CA that issues certificates into a directory.
+struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let pem = params.self_signed(&key).expect("CA cert").pem();
+        Ca {
+            issuer: Issuer::new(params, key),
+            pem,
+        }
+    }
+
+    /// Writes `<name>-cert.pem`, `<name>-key.pem` (subject CN only, no
+    /// SAN, like mtr's certificates) and `ca.pem` into `dir`.
+    fn issue(&self, dir: &Path, name: &str, cn: &str) {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.issuer).expect("cert");
+        write(&dir.join(format!("{name}-cert.pem")), cert.pem().as_bytes());
+        write(
+            &dir.join(format!("{name}-key.pem")),
+            key.serialize_pem().as_bytes(),
+        );
+        write(&dir.join("ca.pem"), self.pem.as_bytes());
+    }
+}
+
+/// my.cnf lines for TLS from the files in `pki` (`role` = server|client).
+fn ssl_cnf(pki: &Path, name: &str, mode: &str, with_ca: bool) -> String {
+    let mut cnf = format!(
+        "[mysqld]\nlog-bin=mysql-bin\nssl-cert={0}/{name}-cert.pem\nssl-key={0}/{name}-key.pem\n",
+        pki.display()
+    );
+    if with_ca {
+        cnf.push_str(&format!("ssl-ca={}/ca.pem\n", pki.display()));
+    }
+    cnf.push_str(&format!(
+        "[sst]\nssl-mode={mode}\nrsrsync-timeout=20\nrsrsync-initial-timeout=5\n"
+    ));
+    cnf
+}
+
+/// Forwards connections to `target` and records every byte both ways.
+fn recording_proxy(target: String) -> (u16, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(&target) else {
+                break;
+            };
+            for (mut from, mut to) in [
+                (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                ),
+                (server, client),
+            ] {
+                let record = Arc::clone(&record);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 || to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        record.lock().expect("record").extend_from_slice(&buf[..n]);
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    (port, seen)
+}
+
+const MARKER: &[u8] = b"THIS-ROW-MUST-NOT-CROSS-THE-WIRE-IN-CLEAR";
+
+struct Run {
+    donor: (i32, Vec<String>, String),
+    joiner: (i32, Vec<String>, String),
+    ready: String,
+    wire: Vec<u8>,
+}
+
+/// An SST through a recording proxy, with the given my.cnf on each side.
+fn sst(joiner_cnf: &str, donor_cnf: &str) -> Run {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (jcnf, jdata) = node(tmp.path(), "joiner", joiner_cnf);
+    let (dcnf, ddata) = node(tmp.path(), "donor", donor_cnf);
+    write(&ddata.join("db/t.ibd"), &MARKER.repeat(1000));
+    let me = std::process::id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+    let ready = joiner.line();
+    let (auth, address) = split_ready(&ready);
+    let (target, path) = address.split_once('/').expect("path");
+    let (proxy, wire) = recording_proxy(target.to_string());
+    let via_proxy = format!("127.0.0.1:{proxy}/{path}");
+    let donor = donor(&dcnf, &ddata, &via_proxy, &auth, false);
+    let _ = answer_flush(&donor, &ddata);
+    let donor = donor.finish(Duration::from_secs(60));
+    let joiner = joiner.finish(Duration::from_secs(60));
+    if joiner.0 == 0 {
+        assert_eq!(
+            std::fs::read(jdata.join("db/t.ibd")).expect("copied"),
+            MARKER.repeat(1000)
+        );
+    }
+    let wire = wire.lock().expect("wire").clone();
+    Run {
+        donor,
+        joiner,
+        ready,
+        wire,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn verify_ca_encrypts_and_checks_chains_only() {
+    let pki = tempfile::tempdir().expect("pki");
+    let ca = Ca::new("test CA");
+    ca.issue(pki.path(), "server", "joiner-node");
+    ca.issue(pki.path(), "client", "donor-node");
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "VERIFY_CA", true),
+        &ssl_cnf(pki.path(), "client", "VERIFY_CA", true),
+    );
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+    assert_eq!(run.joiner.1, [STATE]);
+    assert!(run.ready.starts_with("ready joiner-node:"), "{}", run.ready);
+    for log in [&run.donor.2, &run.joiner.2] {
+        assert!(
+            log.contains("Verifying peer certificate chain for ssl-mode=VERIFY_CA"),
+            "{log}"
+        );
+        assert!(log.contains("Using TLS for SST encryption"), "{log}");
+    }
+    assert!(
+        run.wire.len() > MARKER.len() * 1000,
+        "the data went through the proxy"
+    );
+    assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
+}
+
+#[test]
+fn verify_identity_accepts_a_cn_only_certificate() {
+    let pki = tempfile::tempdir().expect("pki");
+    let ca = Ca::new("test CA");
+    ca.issue(pki.path(), "server", "localhost");
+    ca.issue(pki.path(), "client", "client");
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "VERIFY_IDENTITY", true),
+        &ssl_cnf(pki.path(), "client", "VERIFY_IDENTITY", true),
+    );
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+    assert!(run.ready.starts_with("ready localhost:"), "{}", run.ready);
+}
+
+#[test]
+fn required_encrypts_without_a_ca() {
+    let pki = tempfile::tempdir().expect("pki");
+    Ca::new("self").issue(pki.path(), "server", "whatever");
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "REQUIRED", false),
+        "[sst]\nssl-mode=REQUIRED\nrsrsync-timeout=20\n",
+    );
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+    assert!(
+        run.ready.starts_with("ready :"),
+        "no user without VERIFY: {}",
+        run.ready
+    );
+    assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
+}
+
+#[test]
+fn without_tls_the_wire_is_plain() {
+    // The control for the tests above: the proxy does see the data.
+    let run = sst(CNF, CNF);
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+    assert!(contains(&run.wire, MARKER));
+}
+
+#[test]
+fn a_donor_from_another_ca_is_refused() {
+    let pki = tempfile::tempdir().expect("pki");
+    let other = tempfile::tempdir().expect("other pki");
+    Ca::new("test CA").issue(pki.path(), "server", "joiner-node");
+    Ca::new("rogue CA").issue(other.path(), "client", "donor-node");
+    // The donor encrypts (REQUIRED) and presents a certificate the joiner's
+    // CA did not issue.
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "VERIFY_CA", true),
+        &ssl_cnf(other.path(), "client", "REQUIRED", false),
+    );
+    assert_eq!(run.donor.0, 255, "{}", run.donor.2);
+    assert_ne!(run.joiner.0, 0, "no donor was accepted: {}", run.joiner.2);
+    assert!(run.joiner.1.is_empty());
+    assert!(
+        run.joiner.2.contains("refused an SST connection"),
+        "{}",
+        run.joiner.2
+    );
+}
+
+#[test]
+fn a_joiner_from_another_ca_is_refused() {
+    let pki = tempfile::tempdir().expect("pki");
+    let other = tempfile::tempdir().expect("other pki");
+    Ca::new("rogue CA").issue(other.path(), "server", "joiner-node");
+    Ca::new("test CA").issue(pki.path(), "client", "donor-node");
+    let run = sst(
+        &ssl_cnf(other.path(), "server", "REQUIRED", false),
+        &ssl_cnf(pki.path(), "client", "VERIFY_CA", true),
+    );
+    assert_eq!(run.donor.0, 255, "{}", run.donor.2);
+    assert!(run.donor.2.contains("certificate"), "{}", run.donor.2);
+    assert!(run.joiner.1.is_empty());
+}
+
+#[test]
+fn a_plaintext_donor_cannot_talk_to_a_tls_joiner() {
+    let pki = tempfile::tempdir().expect("pki");
+    Ca::new("test CA").issue(pki.path(), "server", "joiner-node");
+    let run = sst(&ssl_cnf(pki.path(), "server", "REQUIRED", false), CNF);
+    assert_eq!(run.donor.0, 255, "{}", run.donor.2);
+    assert_ne!(run.joiner.0, 0);
+    assert!(run.joiner.1.is_empty());
+    assert!(!contains(&run.wire, MARKER));
+}
+
+#[test]
+fn a_key_that_does_not_match_is_exit_22() {
+    let pki = tempfile::tempdir().expect("pki");
+    let ca = Ca::new("test CA");
+    ca.issue(pki.path(), "server", "a");
+    ca.issue(pki.path(), "other", "b");
+    let cnf =
+        ssl_cnf(pki.path(), "server", "VERIFY_CA", true).replace("server-key.pem", "other-key.pem");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (jcnf, jdata) = node(tmp.path(), "joiner", &cnf);
+    let me = std::process::id().to_string();
+    let (code, lines, log) =
+        Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]).finish(Duration::from_secs(30));
+    assert_eq!(code, 22, "{log}");
+    assert!(lines.is_empty(), "no ready line: {lines:?}");
+    assert!(log.contains("does not match"), "{log}");
+}

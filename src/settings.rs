@@ -192,6 +192,19 @@ impl Settings {
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         let tls = TlsSettings::resolve(config, role)?;
+        // mtr's hook that hides stunnel from the rsync method: for us, TLS
+        // "is not available"; asked-for encryption must then stop the SST.
+        if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
+            return Err(fail(
+                Exit::NotFound,
+                format!(
+                    "ssl-mode is set to '{}', but TLS is not available \
+                     (MTR_SST_SIMULATE_NO_STUNNEL): cannot perform an encrypted transfer; \
+                     set ssl-mode to DISABLED or remove the simulation",
+                    tls.mode.name()
+                ),
+            ));
+        }
         Ok(Settings {
             tls,
             role,
@@ -511,6 +524,19 @@ mod tests {
             [OsString::from("foobar"), OsString::from("ibdata2")]
         );
         assert_eq!(s.address.sst_ver.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn simulated_missing_tls_stops_an_encrypted_sst() {
+        let cnf = "[sst]\nssl-mode=REQUIRED\n";
+        let hook = [("MTR_SST_SIMULATE_NO_STUNNEL", "1")];
+        let err = resolve_with(JOINER, cnf, &hook).expect_err("no plaintext fallback");
+        assert_eq!(crate::exit::exit_of(&err), Some(Exit::NotFound));
+        assert!(
+            err.to_string()
+                .starts_with("ssl-mode is set to 'REQUIRED', but TLS is not available")
+        );
+        resolve_with(JOINER, "", &hook).expect("without TLS the hook changes nothing");
     }
 
     #[test]

@@ -182,6 +182,33 @@ fn verify_ca_encrypts_and_checks_chains_only() {
 }
 
 #[test]
+fn a_shell_hostile_cn_is_published_verbatim_for_mariadbd_to_judge() {
+    // mariadbd (MDEV-39413) refuses such a request on the donor; here the
+    // test hands it to our donor directly, which never uses a shell.
+    let cn = "'`touch A`'-\\\"`touch B`\\\"";
+    let pki = tempfile::tempdir().expect("pki");
+    let ca = Ca::new("test CA");
+    ca.issue(pki.path(), "server", cn);
+    ca.issue(pki.path(), "client", "client");
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "VERIFY_CA", true),
+        &ssl_cnf(pki.path(), "client", "VERIFY_CA", true),
+    );
+    assert!(
+        run.ready.starts_with(&format!("ready {cn}:")),
+        "{}",
+        run.ready
+    );
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+}
+
+#[test]
 fn verify_identity_accepts_a_cn_only_certificate() {
     let pki = tempfile::tempdir().expect("pki");
     let ca = Ca::new("test CA");

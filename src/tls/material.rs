@@ -129,25 +129,27 @@ pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
 }
 
 /// The user part the joiner publishes before its secret in `VERIFY_*`
-/// modes: its certificate's CN, but only when made of characters that
-/// pass mariadbd's request check ([A-Za-z0-9._-]; MDEV-39413), else empty.
+/// modes: its certificate's CN, as the rsync method publishes it, so that
+/// mariadbd applies its own check of the request (MDEV-39413 rejects a
+/// shell-hostile CN with `Bad remote auth string`, and mtr's
+/// `galera_sst_cn_injection` expects exactly that). The value never
+/// reaches a shell on our side. Only a CN that would corrupt the line
+/// itself (control characters) is left out, with a warning.
 pub(crate) fn published_user(identity: Option<&Identity>) -> String {
     let cn = identity
         .and_then(|id| id.chain.first())
         .and_then(common_name)
         .unwrap_or_default();
-    let safe = cn
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if safe {
-        cn
-    } else {
+    // X.509 bounds a CN at 64 characters; longer ones would also strain
+    // mariadbd's 512-byte line.
+    if cn.chars().any(char::is_control) || cn.len() > 64 {
         log::warn!(
-            "the certificate's common name {cn:?} has characters mariadbd refuses in an SST \
-             request; publishing no user name (the secret still authenticates the donor)"
+            "the certificate's common name {cn:?} has control characters or is over 64 bytes; \
+             publishing no user name (the secret still authenticates the donor)"
         );
-        String::new()
+        return String::new();
     }
+    cn
 }
 
 /// Reads the files `what` names, or says which is missing.

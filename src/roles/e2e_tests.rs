@@ -3,8 +3,6 @@
 //! joiner's `ready` address to the donor, and answers `flush tables` by
 //! writing `tables_flushed`, as the server does.
 
-use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -14,34 +12,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::test_support::{STATE, noise, settings, tree, write};
 use super::{donor, joiner};
-use crate::config::Config;
-use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
-
-const STATE: &str = "6d1f4a2c-1111-2222-3333-444455556666:42 0";
-
-fn write(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, bytes).expect("write");
-}
-
-/// Deterministic pseudo-random bytes.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    crate::testutil::Rng(seed | 1).bytes(len)
-}
-
-fn settings(words: &[&str], cnf: &str, vars: &[(&str, String)]) -> Settings {
-    let argv = crate::cli::parse(words.iter().map(OsString::from)).expect("argv");
-    let config = Config::from_cnf_bytes(cnf.as_bytes(), None).expect("cnf");
-    let vars: Vec<(String, OsString)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), OsString::from(v)))
-        .collect();
-    let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Settings::resolve(&argv, OsStr::new("wsrep_sst_rsrsync"), &env, &config).expect("settings")
-}
 
 /// What happened in one SST.
 struct Outcome {
@@ -133,44 +107,6 @@ fn play_mariadbd(rx: &Receiver<String>, datadir: &Path) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-/// Content hashes of every regular file under `root`, by relative path;
-/// directories as "dir".
-fn tree(root: &Path) -> BTreeMap<String, String> {
-    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in std::fs::read_dir(dir).expect("read_dir") {
-            let entry = entry.expect("entry");
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(root)
-                .expect("inside")
-                .to_string_lossy()
-                .into_owned();
-            let kind = entry.file_type().expect("type");
-            if kind.is_dir() {
-                out.insert(rel, "dir".into());
-                visit(root, &path, out);
-            } else {
-                let file = std::fs::File::open(&path).expect("open");
-                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-                let mut buf = vec![0u8; 1 << 20];
-                let mut offset = 0;
-                loop {
-                    let n = file.read_at(&mut buf, offset).expect("read");
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                    offset += n as u64;
-                }
-                out.insert(rel, format!("{:032x}", hasher.digest128()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(root, root, &mut out);
-    out
 }
 
 /// A donor datadir with every class, odd names, and binlogs; `sparse`

@@ -22,7 +22,11 @@ use crate::sst_io::Mariadbd;
 mod donor;
 #[cfg(test)]
 mod e2e_tests;
+#[cfg(test)]
+mod hostile_tests;
 mod joiner;
+#[cfg(test)]
+mod test_support;
 
 /// How long a previous SST of this datadir may take to go away.
 const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);

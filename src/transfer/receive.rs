@@ -229,6 +229,14 @@ impl Receiver {
                 log::warn!("leaving {:?} in the datadir: not a valid name", name);
                 continue;
             };
+            if kind == EntryKind::Symlink && keep_dirs.contains(&rel) {
+                bail!(
+                    "{} is a symbolic link, and the donor sends a database of that name: \
+                     rsrsync never writes through symbolic links; replace the link with a \
+                     directory (or a mount point) and retry",
+                    data.show(&rel)
+                );
+            }
             if kind == EntryKind::Dir && keep_dirs.contains(&rel) {
                 self.prune_tree(data, &rel, keep_dirs, keep_files, control)?;
             } else {

@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -67,42 +64,6 @@ fn ssl_cnf(pki: &Path, name: &str, mode: &str, with_ca: bool) -> String {
     cnf
 }
 
-/// Forwards connections to `target` and records every byte both ways.
-fn recording_proxy(target: String) -> (u16, Arc<Mutex<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { break };
-            let Ok(server) = TcpStream::connect(&target) else {
-                break;
-            };
-            for (mut from, mut to) in [
-                (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                ),
-                (server, client),
-            ] {
-                let record = Arc::clone(&record);
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 65536];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 || to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                        record.lock().expect("record").extend_from_slice(&buf[..n]);
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        }
-    });
-    (port, seen)
-}
-
 const MARKER: &[u8] = b"THIS-ROW-MUST-NOT-CROSS-THE-WIRE-IN-CLEAR";
 
 struct Run {
@@ -123,8 +84,8 @@ fn sst(joiner_cnf: &str, donor_cnf: &str) -> Run {
     let ready = joiner.line();
     let (auth, address) = split_ready(&ready);
     let (target, path) = address.split_once('/').expect("path");
-    let (proxy, wire) = recording_proxy(target.to_string());
-    let via_proxy = format!("127.0.0.1:{proxy}/{path}");
+    let proxy = Proxy::start(target, Fault::None);
+    let via_proxy = format!("127.0.0.1:{}/{path}", proxy.port);
     let donor = donor(&dcnf, &ddata, &via_proxy, &auth, false);
     let _ = answer_flush(&donor, &ddata);
     let donor = donor.finish(Duration::from_secs(60));
@@ -135,7 +96,7 @@ fn sst(joiner_cnf: &str, donor_cnf: &str) -> Run {
             MARKER.repeat(1000)
         );
     }
-    let wire = wire.lock().expect("wire").clone();
+    let wire = proxy.wire();
     Run {
         donor,
         joiner,

@@ -2,10 +2,13 @@
 //! would, reads its stdout lines, plays mariadbd for the donor.
 #![allow(dead_code)] // each test crate uses part of it
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_wsrep_sst_rsrsync");
@@ -80,6 +83,18 @@ impl Sst {
         let rest: Vec<String> = self.lines.try_iter().collect();
         (status.code().unwrap_or(-1), rest, stderr)
     }
+}
+
+/// Deterministic incompressible bytes (xorshift).
+pub fn noise(len: usize, mut x: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
 }
 
 pub fn write(path: &Path, bytes: &[u8]) {
@@ -165,3 +180,108 @@ pub fn answer_flush(donor: &Sst, data: &Path) -> Option<String> {
 }
 
 pub const CNF: &str = "[mysqld]\nlog-bin=mysql-bin\n[sst]\nrsrsync-timeout=20\n";
+
+/// What a [`Proxy`] does to the donor→joiner bytes of each connection.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Forward everything.
+    None,
+    /// Flip one bit of byte number `at`.
+    Flip(u64),
+    /// Stop forwarding after `at` bytes, keeping the connection open.
+    Stall(u64),
+    /// Reset both sides after `at` bytes.
+    Cut(u64),
+}
+
+/// A loopback proxy between donor and joiner that records every byte and
+/// can damage the donor→joiner direction of each connection.
+pub struct Proxy {
+    pub port: u16,
+    wire: Arc<Mutex<Vec<u8>>>,
+    /// Set once a fault has been applied on some connection.
+    pub struck: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(target: &str, fault: Fault) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        let port = listener.local_addr().expect("addr").port();
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let struck = Arc::new(AtomicBool::new(false));
+        let (record, hit, target) = (Arc::clone(&wire), Arc::clone(&struck), target.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(&target) else {
+                    break;
+                };
+                let up = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let (record_up, record_down) = (Arc::clone(&record), Arc::clone(&record));
+                let hit = Arc::clone(&hit);
+                std::thread::spawn(move || pump(up.0, up.1, fault, &record_up, &hit));
+                std::thread::spawn(move || {
+                    pump(
+                        server,
+                        client,
+                        Fault::None,
+                        &record_down,
+                        &AtomicBool::new(false),
+                    )
+                });
+            }
+        });
+        Proxy { port, wire, struck }
+    }
+
+    /// Every byte forwarded so far, both directions.
+    pub fn wire(&self) -> Vec<u8> {
+        self.wire.lock().expect("wire").clone()
+    }
+}
+
+/// Copies `from` to `to`, applying `fault` to this direction.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    fault: Fault,
+    record: &Mutex<Vec<u8>>,
+    hit: &AtomicBool,
+) {
+    let mut buf = [0u8; 65536];
+    let mut seen = 0u64;
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let chunk = &mut buf[..n];
+        let end = seen + n as u64;
+        match fault {
+            Fault::Flip(at) if (seen..end).contains(&at) => {
+                chunk[(at - seen) as usize] ^= 0x10;
+                hit.store(true, Ordering::SeqCst);
+            }
+            Fault::Stall(at) | Fault::Cut(at) if end > at => {
+                hit.store(true, Ordering::SeqCst);
+                if let Fault::Cut(_) = fault {
+                    let _ = from.shutdown(Shutdown::Both);
+                    let _ = to.shutdown(Shutdown::Both);
+                    return;
+                }
+                // Hold the connection open, forwarding nothing more.
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            _ => {}
+        }
+        if to.write_all(chunk).is_err() {
+            break;
+        }
+        record.lock().expect("record").extend_from_slice(chunk);
+        seen = end;
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}

@@ -36,6 +36,9 @@ mod cli;
 mod config;
 pub mod exit;
 mod fsutil;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod logger;
 mod net;
 mod parent;

@@ -18,7 +18,10 @@ pub fn frames(data: &[u8]) {
         let Ok((kind, len)) = frame::parse_header(&header) else {
             return;
         };
-        assert!(len <= kind.max_len(), "a header passed with an oversized body");
+        assert!(
+            len <= kind.max_len(),
+            "a header passed with an oversized body"
+        );
         let body_end = HEADER_LEN + len as usize;
         if rest.len() < body_end {
             return;
@@ -27,7 +30,11 @@ pub fn frames(data: &[u8]) {
             // What decodes must encode back to the same bytes.
             let mut again = Vec::new();
             if decoded.encode(&mut again).is_ok() {
-                assert_eq!(&again[..], &rest[..body_end], "{kind:?} does not round-trip");
+                assert_eq!(
+                    &again[..],
+                    &rest[..body_end],
+                    "{kind:?} does not round-trip"
+                );
             }
             if let Frame::Block { data, .. } = decoded {
                 assert!(data.len() <= Kind::Block.max_len() as usize);

@@ -218,7 +218,10 @@ fn a_full_disk_on_the_joiner_names_the_file() {
         .arg(&jdata)
         .status()
         .is_ok_and(|s| s.success());
-    assert!(mounted, "mounting a 4 MiB tmpfs failed: this test needs root");
+    assert!(
+        mounted,
+        "mounting a 4 MiB tmpfs failed: this test needs root"
+    );
     fill_donor(&ddata, 1, 16);
     let me = std::process::id().to_string();
     let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);

@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::protocol::Class;
 
 pub(crate) mod receive;
+mod schedule;
 pub(crate) mod send;
 pub(crate) mod walk;
 

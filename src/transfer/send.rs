@@ -1,23 +1,24 @@
 //! The donor's sender: the manifest on the control connection, then the
 //! blocks of every file over N data connections.
 //!
-//! Files are cut into pieces of [`PIECE_BLOCKS`] blocks, handed out
-//! largest file first from one shared queue, so a single 50 GB tablespace
-//! keeps every stream busy and small files fill the gaps at the end. A
-//! block is read straight into the buffer behind its frame prefix and
-//! written with one call. Holes of sparse files travel as `Hole` frames.
+//! Streams take pieces of files from a shared [`Schedule`] (largest file
+//! first, one stream per file while there are enough files, a big file
+//! shared at the end). A block is read straight into the buffer behind its
+//! frame prefix and written with one call. Holes of sparse files travel as
+//! `Hole` frames.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use anyhow::{Context, Result, bail, ensure};
 use nix::errno::Errno;
 use nix::unistd::{Whence, lseek};
 
+use super::schedule::Schedule;
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
@@ -28,11 +29,10 @@ use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
 use crate::signals::Stop;
 
-/// The files to send and the order of their pieces.
+/// The files to send, numbered in manifest order (their ids on the wire).
 #[derive(Debug)]
 pub(crate) struct Plan<'a> {
     files: Vec<PlanFile<'a>>,
-    pieces: Vec<Piece>,
     bytes: u64,
 }
 
@@ -43,17 +43,8 @@ struct PlanFile<'a> {
     blocks: u64,
 }
 
-/// Blocks `first..first + count` of file `file`; a file of no blocks is
-/// one piece of none (it still gets its digest).
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    file: u32,
-    first: u64,
-    count: u64,
-}
-
 impl<'a> Plan<'a> {
-    /// Numbers the files of `entries` in order (their ids on the wire).
+    /// Numbers the files of `entries` in order.
     pub(crate) fn new(entries: &'a [Entry]) -> Result<Plan<'a>> {
         let mut files = Vec::new();
         for entry in entries {
@@ -66,35 +57,8 @@ impl<'a> Plan<'a> {
             }
         }
         ensure!(files.len() < u32::MAX as usize, "too many files");
-        let mut pieces = Vec::new();
-        for (id, file) in files.iter().enumerate() {
-            let mut first = 0;
-            loop {
-                let count = (file.blocks - first).min(PIECE_BLOCKS);
-                pieces.push(Piece {
-                    file: id as u32,
-                    first,
-                    count,
-                });
-                first += count;
-                if first >= file.blocks {
-                    break;
-                }
-            }
-        }
-        pieces.sort_by_key(|p| {
-            (
-                std::cmp::Reverse(files[p.file as usize].size),
-                p.file,
-                p.first,
-            )
-        });
         let bytes = files.iter().map(|f| f.size).sum();
-        Ok(Plan {
-            files,
-            pieces,
-            bytes,
-        })
+        Ok(Plan { files, bytes })
     }
 
     /// Number of files.
@@ -105,6 +69,11 @@ impl<'a> Plan<'a> {
     /// Total size of the files.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    fn schedule(&self) -> Schedule {
+        let shape: Vec<(u64, u64)> = self.files.iter().map(|f| (f.blocks, f.size)).collect();
+        Schedule::new(&shape)
     }
 }
 
@@ -144,7 +113,7 @@ pub(crate) fn send_manifest(
 /// What the workers share.
 struct Shared<'p, 'a> {
     plan: &'p Plan<'a>,
-    next: AtomicUsize,
+    schedule: Schedule,
     /// Folds of files split into several pieces, while in flight.
     folds: Mutex<HashMap<u32, Fold>>,
     sent: AtomicU64,
@@ -162,7 +131,7 @@ pub(crate) fn send_data(
 ) -> Result<u64> {
     let shared = Shared {
         plan,
-        next: AtomicUsize::new(0),
+        schedule: plan.schedule(),
         folds: Mutex::new(HashMap::new()),
         sent: AtomicU64::new(0),
         stop,
@@ -218,8 +187,7 @@ fn worker(shared: &Shared<'_, '_>, mut conn: Connection<Transport>) -> Result<()
     let mut open: Option<(u32, File, bool)> = None;
     loop {
         shared.stop.check()?;
-        let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(piece) = shared.plan.pieces.get(index).copied() else {
+        let Some(piece) = shared.schedule.next(open.as_ref().map(|o| o.0)) else {
             break;
         };
         let file = &shared.plan.files[piece.file as usize];

@@ -42,6 +42,7 @@ pub mod fuzzing;
 mod logger;
 mod net;
 mod parent;
+mod progress;
 mod protocol;
 mod roles;
 mod settings;

@@ -58,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) binlog: Option<Binlog>,
     /// Joiner: mariadbd's PID.
     pub(crate) parent: Option<i32>,
+    /// mariadbd wants `total`/`complete` lines (`--progress 1`).
+    pub(crate) progress: bool,
     pub(crate) bypass: bool,
     /// Donor: `--gtid` and `--gtid-domain-id`, the IST state line.
     pub(crate) gtid_state: Option<String>,
@@ -213,6 +215,7 @@ impl Settings {
             layout,
             binlog,
             parent: args.parent.filter(|p| *p > 0),
+            progress: args.progress,
             bypass: args.bypass,
             gtid_state,
             remote_auth,

@@ -12,12 +12,13 @@ use anyhow::{Result, ensure};
 use crate::exit::{Exit, fail};
 
 /// Where protocol lines go: mariadbd's pipe, or a channel in tests.
-#[derive(Debug)]
+/// Clones write to the same place, a whole line at a time.
+#[derive(Debug, Clone)]
 pub(crate) struct Mariadbd {
     sink: Sink,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Sink {
     Stdout,
     #[cfg(test)]
@@ -83,6 +84,16 @@ impl Mariadbd {
     /// Joiner: the final line, `UUID:seqno domain_id`.
     pub(crate) fn state(&mut self, state: &str) -> Result<()> {
         self.line(state, JOINER_LINE_MAX)
+    }
+
+    /// Either side, with `--progress 1`: the size of the work ahead.
+    pub(crate) fn total(&mut self, units: u64) -> Result<()> {
+        self.line(&format!("total {units}"), DONOR_LINE_MAX)
+    }
+
+    /// Either side, with `--progress 1`: the work done so far.
+    pub(crate) fn complete(&mut self, units: u64) -> Result<()> {
+        self.line(&format!("complete {units}"), DONOR_LINE_MAX)
     }
 
     /// Donor: ask mariadbd for FLUSH TABLES WITH READ LOCK.

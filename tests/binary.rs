@@ -90,6 +90,42 @@ fn ipv6_addresses_keep_their_brackets() {
 }
 
 #[test]
+fn progress_lines_only_when_mariadbd_asks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    write(&ddata.join("db/t.ibd"), &noise(3 << 20, 5));
+    let me = std::process::id().to_string();
+    let mut args = joiner_args(&jcnf, &jdata, &me);
+    args[11] = "1"; // --progress 1
+    let joiner = Sst::start(&args, &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    let donor = donor(&dcnf, &ddata, &address, &auth, false);
+    answer_flush(&donor, &ddata);
+    let (dcode, dlines, dlog) = donor.finish(Duration::from_secs(60));
+    let (jcode, jlines, jlog) = joiner.finish(Duration::from_secs(60));
+    assert_eq!((dcode, jcode), (0, 0), "{dlog}\n{jlog}");
+    // The joiner was asked: `total <bytes>` first, the state line last.
+    assert_eq!(
+        jlines.first().map(String::as_str),
+        Some("total 3145728"),
+        "{jlines:?}"
+    );
+    assert_eq!(jlines.last().map(String::as_str), Some(STATE));
+    assert!(
+        jlines[1..jlines.len() - 1]
+            .iter()
+            .all(|l| l.starts_with("complete "))
+    );
+    // The donor was not (--progress 0): protocol lines only.
+    assert_eq!(dlines, ["continue".to_string(), format!("done {STATE}")]);
+    assert!(
+        jlog.contains("donor lock held") || dlog.contains("donor lock held"),
+        "{dlog}"
+    );
+}
+
+#[test]
 fn ist_between_two_binaries() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (dcnf, ddata) = node(tmp.path(), "donor", CNF);

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{PidFile, is_state_line, read_small, remove_quietly, summary};
+use super::{PidFile, is_state_line, read_small, remove_quietly};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
 use crate::net::{Connection, TimedStream, Transport, handshake};
+use crate::progress::{Progress, Reporter};
 use crate::protocol::auth::Key;
 use crate::protocol::{Channel, Frame, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
@@ -82,6 +83,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     }
 
     out.flush_tables()?;
+    let locked = Instant::now();
     let state = wait_flushed(
         &flushed,
         &error,
@@ -90,7 +92,6 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         settings.timeouts.flush,
     )?;
     log::info!("Tables flushed");
-    let started = Instant::now();
     let binlogs = binlogs_to_send(settings.binlog.as_ref(), settings.max_binlogs, datadir)?;
     let entries = walk(&settings.layout, &binlogs)?;
     let plan = Plan::new(&entries)?;
@@ -117,11 +118,21 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     let conns = (0..streams)
         .map(|_| connect(Channel::Data))
         .collect::<Result<Vec<_>>>()?;
-    let sent = send_data(&plan, conns, &mut control, stop)?;
+    let progress = Progress::new("donor", plan.bytes(), plan.files());
+    let reporter = Reporter::start(
+        Arc::clone(&progress),
+        settings.progress.then(|| out.clone()),
+    );
+    send_data(&plan, conns, &mut control, &progress, stop)?;
+    drop(reporter);
     log::info!("Transfer of data done");
     out.resume()?;
+    let lock = locked.elapsed().as_secs_f64();
     finish(&mut control, out, &state, false)?;
-    log::info!("{}", summary(sent, plan.files(), started));
+    log::info!(
+        "{}",
+        progress.summary(&format!(", donor lock held {lock:.3} s"))
+    );
     log::info!("{method} SST completed on donor");
     Ok(())
 }

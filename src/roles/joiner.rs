@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{PidFile, is_state_line, remove_quietly, summary, with_keepalive};
+use super::{PidFile, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
 use crate::fsutil::{DataDir, RelPath};
 use crate::net::address::listen_addresses;
 use crate::net::{Connection, Listener, TimedStream, Transport, handshake};
+use crate::progress::{Progress, Reporter};
 use crate::protocol::auth::{Key, new_secret};
 use crate::protocol::{Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
@@ -102,9 +103,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         "{user}:{secret}@{}:{port}/{module}//{VERSION}",
         address.host
     ))?;
-    let result = session(settings, stop, &incoming);
+    let result = session(settings, stop, &incoming, out);
     finished.store(true, Ordering::SeqCst);
-    let (state, bypass, received, started) = result?;
+    let (state, received) = result?;
 
     if !settings.joiner_delay.is_zero() {
         log::info!(
@@ -116,23 +117,25 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     stop.check()?;
     log::info!("Galera co-ords from recovery: {state}");
     out.state(&state)?;
-    if let Some((bytes, files)) = received {
-        log::info!("{}", summary(bytes, files, started));
+    if let Some(progress) = &received {
+        log::info!("{}", progress.summary(""));
     }
-    let kind = if bypass { "IST" } else { "SST" };
+    let kind = if received.is_none() { "IST" } else { "SST" };
     log::info!("{method} {kind} completed on joiner");
     Ok(())
 }
 
-/// What the transfer produced: the state line, bypass, (bytes, files)
-/// received, start time.
-type Outcome = (String, bool, Option<(u64, u64)>, Instant);
+/// What the transfer produced: the state line, and for an SST (not an
+/// IST) its counters.
+type Outcome = (String, Option<Arc<Progress>>);
 
-/// Everything from the donor's first connection to our `Done`.
+/// Everything from the donor's first connection to our `Done`; `out`
+/// gets `total`/`complete` lines when mariadbd asked for them.
 fn session(
     settings: &Settings,
     stop: &Stop,
     incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
+    out: &Mariadbd,
 ) -> Result<Outcome> {
     let initial = settings.timeouts.initial;
     let mut control =
@@ -142,7 +145,6 @@ fn session(
                 initial.as_secs()
             )
         })?;
-    let started = Instant::now();
     log::info!("donor connected from {}", control.peer());
     let (mode, streams, block_size) = match control.expect_frame("the donor's first message")? {
         Frame::Begin {
@@ -156,7 +158,7 @@ fn session(
         let (state, bypass) = complete(&mut control)?;
         ensure!(bypass, "the donor announced IST but completed an SST");
         control.send(&Frame::Done)?;
-        return Ok((state, true, None, started));
+        return Ok((state, None));
     }
     ensure!(
         block_size.is_power_of_two() && (MIN_BLOCK..=MAX_BLOCK).contains(&block_size),
@@ -168,9 +170,14 @@ fn session(
     );
     let receiver = receive_manifest(&mut control, &settings.layout, block_size)?;
     control.send(&Frame::Ready)?;
-    let (state, bytes) =
-        receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
-    let files = receiver.finish()?.files;
+    let progress = Arc::clone(receiver.progress());
+    let reporter = Reporter::start(
+        Arc::clone(&progress),
+        settings.progress.then(|| out.clone()),
+    );
+    let state = receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
+    drop(reporter);
+    receiver.finish()?;
     let binlogs = receiver.names_of(Class::Binlog);
     with_keepalive(&mut control, || {
         match &settings.binlog {
@@ -184,12 +191,11 @@ fn session(
         sync_all(settings)
     })?;
     control.send(&Frame::Done)?;
-    Ok((state, false, Some((bytes, files)), started))
+    Ok((state, Some(progress)))
 }
 
 /// Takes the donor's data streams, receives them all, and returns the
-/// state line of the donor's `Complete` and the bytes of file data
-/// received. The first failure on any stream
+/// state line of the donor's `Complete`. The first failure on any stream
 /// stops the others (through `stop`) and is the one returned.
 fn receive_streams(
     receiver: &Receiver,
@@ -198,7 +204,7 @@ fn receive_streams(
     settings: &Settings,
     stop: &Stop,
     incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
-) -> Result<(String, u64)> {
+) -> Result<String> {
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
         let mut failure = None;
@@ -225,22 +231,18 @@ fn receive_streams(
             None => complete(control),
         };
         let mut worker_error = None;
-        let mut bytes = 0;
         for worker in workers {
-            match worker
+            let result = worker
                 .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("a receiving thread panicked")))
-            {
-                Ok(n) => bytes += n,
-                Err(e) => {
-                    worker_error.get_or_insert(e);
-                }
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a receiving thread panicked")));
+            if let Err(e) = result {
+                worker_error.get_or_insert(e);
             }
         }
         match (worker_error, completed) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok((_, true))) => bail!("the donor sent files, then completed an IST"),
-            (None, Ok((state, false))) => Ok((state, bytes)),
+            (None, Ok((state, false))) => Ok(state),
         }
     })
 }

@@ -167,17 +167,6 @@ fn with_keepalive<T: Send>(
     })
 }
 
-/// One line of totals for the error log.
-fn summary(bytes: u64, files: u64, started: Instant) -> String {
-    let secs = started.elapsed().as_secs_f64();
-    let rate = if secs > 0.0 {
-        bytes as f64 / secs / (1024.0 * 1024.0)
-    } else {
-        0.0
-    };
-    format!("Transfer summary: {bytes} bytes, {files} files in {secs:.3} s ({rate:.1} MiB/s)")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

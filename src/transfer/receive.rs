@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail, ensure};
 use super::Layout;
 use crate::fsutil::{DataDir, EntryKind, RelPath, describe};
 use crate::net::{Connection, Transport};
+use crate::progress::Progress;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::{Class, Frame};
 
@@ -65,12 +66,7 @@ pub(crate) struct Receiver {
     block_size: u32,
     files: Vec<Slot>,
     zero_block: u128,
-}
-
-/// Totals of a finished receive.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Received {
-    pub(crate) files: u64,
+    progress: Arc<Progress>,
 }
 
 /// Reads the manifest from `control`, checks every entry, deletes what
@@ -160,6 +156,7 @@ pub(crate) fn receive_manifest(
     let receiver = Receiver {
         roots,
         block_size,
+        progress: Progress::new("joiner", total_bytes, files.len() as u64),
         files,
         zero_block: zero_hash(block_size.into()),
     };
@@ -295,10 +292,8 @@ impl Receiver {
         Ok(())
     }
 
-    /// Receives one data stream until its `End`; returns the bytes of
-    /// file data it carried.
-    pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<u64> {
-        let mut bytes = 0;
+    /// Receives one data stream until its `End`.
+    pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<()> {
         loop {
             match conn.expect_frame("file data")? {
                 Frame::Block {
@@ -308,11 +303,11 @@ impl Receiver {
                     data,
                 } => {
                     self.block(id, offset, data.len() as u64, Some((hash, data)))?;
-                    bytes += data.len() as u64;
+                    self.progress.add_bytes(data.len() as u64);
                 }
                 Frame::Hole { id, offset, len } => self.block(id, offset, len.into(), None)?,
                 Frame::Digest { id, digest } => self.digest(id, digest)?,
-                Frame::End => return Ok(bytes),
+                Frame::End => return Ok(()),
                 other => bail!("unexpected {:?} frame on a data stream", other.kind()),
             }
         }
@@ -417,12 +412,18 @@ impl Receiver {
             state.file = None;
             state.fold = None;
             state.done = true;
+            self.progress.add_file();
         }
         Ok(())
     }
 
+    /// The counters of this transfer.
+    pub(crate) fn progress(&self) -> &Arc<Progress> {
+        &self.progress
+    }
+
     /// After every stream ended: every file must be complete and verified.
-    pub(crate) fn finish(&self) -> Result<Received> {
+    pub(crate) fn finish(&self) -> Result<()> {
         let mut incomplete = Vec::new();
         for slot in &self.files {
             let state = Self::lock(slot);
@@ -450,9 +451,7 @@ impl Receiver {
                 incomplete[..incomplete.len().min(3)].join(", ")
             );
         }
-        Ok(Received {
-            files: self.files.len() as u64,
-        })
+        Ok(())
     }
 
     /// The names of the received files of `class`.

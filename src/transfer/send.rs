@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -24,6 +23,7 @@ use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
 use crate::fsutil::describe;
 use crate::net::{Connection, KEEPALIVE, Transport};
+use crate::progress::Progress;
 use crate::protocol::Frame;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
@@ -116,24 +116,25 @@ struct Shared<'p, 'a> {
     schedule: Schedule,
     /// Folds of files split into several pieces, while in flight.
     folds: Mutex<HashMap<u32, Fold>>,
-    sent: AtomicU64,
+    progress: &'p Progress,
     stop: &'p Stop,
 }
 
-/// Sends every block over `conns` (one worker each) and returns the bytes
-/// of file data sent. Keeps `control` alive meanwhile. A failure anywhere
-/// stops every worker (through `stop`) and is returned.
+/// Sends every block over `conns` (one worker each), counting into
+/// `progress`. Keeps `control` alive meanwhile. A failure anywhere stops
+/// every worker (through `stop`) and is returned.
 pub(crate) fn send_data(
     plan: &Plan<'_>,
     conns: Vec<Connection<Transport>>,
     control: &mut Connection<Transport>,
+    progress: &Progress,
     stop: &Stop,
-) -> Result<u64> {
+) -> Result<()> {
     let shared = Shared {
         plan,
         schedule: plan.schedule(),
         folds: Mutex::new(HashMap::new()),
-        sent: AtomicU64::new(0),
+        progress,
         stop,
     };
     let workers = conns.len();
@@ -175,7 +176,7 @@ pub(crate) fn send_data(
         }
         match first_error {
             Some(e) => Err(e),
-            None => stop.check().map(|()| shared.sent.load(Ordering::Relaxed)),
+            None => stop.check(),
         }
     })
 }
@@ -219,7 +220,7 @@ fn worker(shared: &Shared<'_, '_>, mut conn: Connection<Transport>) -> Result<()
                 let hash = block_hash(data);
                 buf[..BLOCK_PREFIX].copy_from_slice(&block_prefix(piece.file, offset, hash, len));
                 conn.send_raw(&buf[..BLOCK_PREFIX + len as usize])?;
-                shared.sent.fetch_add(len.into(), Ordering::Relaxed);
+                shared.progress.add_bytes(len.into());
                 hash
             };
             match &mut local {
@@ -251,6 +252,7 @@ fn worker(shared: &Shared<'_, '_>, mut conn: Connection<Transport>) -> Result<()
                 id: piece.file,
                 digest,
             })?;
+            shared.progress.add_file();
         }
     }
     conn.send(&Frame::End)?;

@@ -1,0 +1,205 @@
+//! Progress of a running transfer: counters the streams bump, a reporter
+//! thread that logs a line every few seconds (and, when mariadbd asked for
+//! it with `--progress 1`, writes `total`/`complete` lines on stdout), and
+//! the final summary line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::sst_io::Mariadbd;
+
+/// How often a running transfer says how far it is.
+const EVERY: Duration = Duration::from_secs(5);
+
+/// Counters of one transfer, shared by its streams.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    role: &'static str,
+    total_bytes: u64,
+    total_files: u64,
+    bytes: AtomicU64,
+    files: AtomicU64,
+    started: Instant,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl Progress {
+    /// Counters for sending or receiving `total_files` files of
+    /// `total_bytes` bytes; `role` names the side in log lines.
+    pub(crate) fn new(role: &'static str, total_bytes: u64, total_files: u64) -> Arc<Progress> {
+        Arc::new(Progress {
+            role,
+            total_bytes,
+            total_files,
+            bytes: AtomicU64::new(0),
+            files: AtomicU64::new(0),
+            started: Instant::now(),
+        })
+    }
+
+    /// File bytes that went over the wire.
+    pub(crate) fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One more file complete.
+    pub(crate) fn add_file(&self) {
+        self.files.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Files so far.
+    pub(crate) fn files(&self) -> u64 {
+        self.files.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the transfer started.
+    pub(crate) fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// `joiner: 1.2 of 2.0 GiB (60%), 12/241 files, 310.4 MiB/s, ETA 3 s`.
+    /// The ETA assumes files that are holes or already equal cost nothing,
+    /// so it is an upper bound.
+    fn line(&self) -> String {
+        let (bytes, secs) = (self.bytes(), self.elapsed());
+        let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        let percent = if self.total_bytes > 0 {
+            bytes as f64 * 100.0 / self.total_bytes as f64
+        } else {
+            100.0
+        };
+        let left = self.total_bytes.saturating_sub(bytes) as f64;
+        let eta = if rate > 0.0 {
+            format!("ETA {:.0} s", left / rate)
+        } else {
+            "ETA unknown".to_string()
+        };
+        format!(
+            "{} progress: {:.1} of {:.1} MiB ({percent:.0}%), {}/{} files, {:.1} MiB/s, {eta}",
+            self.role,
+            bytes as f64 / MIB,
+            self.total_bytes as f64 / MIB,
+            self.files(),
+            self.total_files,
+            rate / MIB,
+        )
+    }
+
+    /// The closing line of a side (`extra` adds e.g. the lock time).
+    pub(crate) fn summary(&self, extra: &str) -> String {
+        let (bytes, secs) = (self.bytes(), self.elapsed());
+        let rate = if secs > 0.0 {
+            bytes as f64 / secs / MIB
+        } else {
+            0.0
+        };
+        format!(
+            "Transfer summary: {bytes} bytes, {} files in {secs:.3} s ({rate:.1} MiB/s){extra}",
+            self.files()
+        )
+    }
+}
+
+/// Reports a transfer's progress until dropped.
+#[derive(Debug)]
+pub(crate) struct Reporter {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reporter {
+    /// Starts reporting; `out` is mariadbd's stdout when it passed
+    /// `--progress 1` (then `total <bytes>` now and `complete <bytes>` as
+    /// it goes).
+    pub(crate) fn start(progress: Arc<Progress>, mut out: Option<Mariadbd>) -> Reporter {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        if let Some(out) = &mut out {
+            report_total(out, progress.total_bytes);
+        }
+        let thread = std::thread::Builder::new()
+            .name("progress".into())
+            .spawn(move || {
+                let mut next = Instant::now() + EVERY;
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if Instant::now() < next {
+                        continue;
+                    }
+                    next += EVERY;
+                    log::info!("{}", progress.line());
+                    if let Some(out) = &mut out {
+                        report_complete(out, progress.bytes());
+                    }
+                }
+            })
+            .ok();
+        Reporter { done, thread }
+    }
+}
+
+fn report_total(out: &mut Mariadbd, total: u64) {
+    if let Err(e) = out.total(total) {
+        log::debug!("progress line not written: {e:#}");
+    }
+}
+
+fn report_complete(out: &mut Mariadbd, done: u64) {
+    if let Err(e) = out.complete(done) {
+        log::debug!("progress line not written: {e:#}");
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_say_how_far_and_how_fast() {
+        let p = Progress::new("joiner", 4 << 20, 3);
+        p.add_bytes(1 << 20);
+        p.add_file();
+        let line = p.line();
+        assert!(
+            line.starts_with("joiner progress: 1.0 of 4.0 MiB (25%), 1/3 files, "),
+            "{line}"
+        );
+        assert!(line.contains("ETA"), "{line}");
+        let summary = p.summary(", donor lock held 1.5 s");
+        assert!(
+            summary.starts_with("Transfer summary: 1048576 bytes, 1 files in "),
+            "{summary}"
+        );
+        assert!(summary.ends_with(", donor lock held 1.5 s"), "{summary}");
+    }
+
+    #[test]
+    fn mariadbd_gets_total_then_complete() {
+        let (out, rx) = Mariadbd::channel();
+        let p = Progress::new("donor", 100, 1);
+        let reporter = Reporter::start(Arc::clone(&p), Some(out));
+        p.add_bytes(40);
+        std::thread::sleep(EVERY + Duration::from_millis(300));
+        drop(reporter);
+        let lines: Vec<String> = rx.try_iter().collect();
+        assert_eq!(lines.first().map(String::as_str), Some("total 100"));
+        assert_eq!(lines.get(1).map(String::as_str), Some("complete 40"));
+    }
+}

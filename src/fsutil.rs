@@ -195,18 +195,18 @@ impl DataDir {
         self.walk(rel.components(), mode & 0o777).map(drop)
     }
 
-    /// Creates (or truncates) file `rel` for writing, with `mode`. A
+    /// Opens file `rel` for reading and writing, creating it with `mode`
+    /// if missing; `keep` keeps what it holds, else it is truncated. A
     /// symlink in its place is removed first, never followed; a directory
     /// in its place is an error.
-    pub(crate) fn create_file(&self, rel: &RelPath, mode: u32) -> Result<File> {
+    pub(crate) fn open_file(&self, rel: &RelPath, mode: u32, keep: bool) -> Result<File> {
         let (dirs, name) = rel.split_last();
         let parent = self.walk(dirs, 0o750)?;
         let parent = parent.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
-        let flags = OFlag::O_WRONLY
-            | OFlag::O_CREAT
-            | OFlag::O_TRUNC
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_CLOEXEC;
+        let mut flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        if !keep {
+            flags |= OFlag::O_TRUNC;
+        }
         let mode = Mode::from_bits_truncate(mode & 0o777);
         let fd = match openat(parent, name, flags, mode) {
             Err(Errno::ELOOP) => {
@@ -225,6 +225,21 @@ impl DataDir {
             self.show(rel)
         );
         Ok(file)
+    }
+
+    /// The size of `rel` when it is a regular file (not through a symlink),
+    /// else `None`.
+    pub(crate) fn file_size(&self, rel: &RelPath) -> Result<Option<u64>> {
+        let (dirs, name) = rel.split_last();
+        let Some(parent) = self.walk_existing(dirs)? else {
+            return Ok(None);
+        };
+        let parent = parent.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
+        match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if kind_of(st.st_mode) == EntryKind::File => Ok(Some(st.st_size as u64)),
+            Ok(_) | Err(Errno::ENOENT) => Ok(None),
+            Err(e) => bail!("examining {}: {e}", self.show(rel)),
+        }
     }
 
     /// Removes `rel`: a file or symlink is unlinked, a directory removed
@@ -334,6 +349,29 @@ fn remove_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<()> {
     unlinkat(&parent, name, UnlinkatFlags::RemoveDir)
 }
 
+/// Makes `len` bytes at `offset` of `file` read as zeros, as a hole where
+/// the filesystem can punch one.
+pub(crate) fn zero_range(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    use nix::fcntl::{FallocateFlags, fallocate};
+    let punch = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+    let (start, span) = (offset as i64, len as i64);
+    match fallocate(file, punch, start, span) {
+        Ok(()) => Ok(()),
+        Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+            use std::os::unix::fs::FileExt;
+            static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(ZEROS.len() as u64) as usize;
+                file.write_all_at(&ZEROS[..n], offset + done)?;
+                done += n as u64;
+            }
+            Ok(())
+        }
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
 /// An I/O error on a file with its path; "no space left" said plainly.
 pub(crate) fn describe(err: &std::io::Error, path: &str, doing: &str) -> anyhow::Error {
     match err.raw_os_error() {
@@ -398,7 +436,7 @@ mod tests {
         let dd = DataDir::open(&tmp.path().join("data"), true).expect("open");
         dd.create_dir(&rel("db1"), 0o700).expect("mkdir");
         let mut f = dd
-            .create_file(&rel("db1/sub/t.ibd"), 0o640)
+            .open_file(&rel("db1/sub/t.ibd"), 0o640, false)
             .expect("create");
         f.write_all(b"hello").expect("write");
         assert_eq!(
@@ -426,14 +464,15 @@ mod tests {
         // A directory symlink on the way: refused.
         symlink(&outside, tmp.path().join("data/db")).expect("symlink");
         let err = dd
-            .create_file(&rel("db/victim"), 0o600)
+            .open_file(&rel("db/victim"), 0o600, false)
             .expect_err("must refuse");
         assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
         assert!(dd.create_dir(&rel("db/x"), 0o700).is_err());
         assert!(dd.create_dir(&rel("db"), 0o700).is_err());
         // A symlink as the final component: replaced, target untouched.
         symlink(outside.join("victim"), tmp.path().join("data/f")).expect("symlink");
-        dd.create_file(&rel("f"), 0o600).expect("replaces the link");
+        dd.open_file(&rel("f"), 0o600, false)
+            .expect("replaces the link");
         assert_eq!(
             std::fs::read(outside.join("victim")).expect("read"),
             b"keep"
@@ -450,7 +489,7 @@ mod tests {
         let dd = DataDir::open(tmp.path(), false).expect("open");
         std::fs::create_dir_all(tmp.path().join("x/y")).expect("mkdir");
         let err = dd
-            .create_file(&rel("x"), 0o600)
+            .open_file(&rel("x"), 0o600, false)
             .expect_err("directory in the way");
         assert!(format!("{err:#}").contains("Is a directory"), "{err:#}");
         std::fs::write(tmp.path().join("f"), b"data").expect("write");

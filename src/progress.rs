@@ -1,7 +1,7 @@
 //! Progress of a running transfer: counters the streams bump, a reporter
 //! thread that logs a line every few seconds (and, when mariadbd asked for
 //! it with `--progress 1`, writes `total`/`complete` lines on stdout), and
-//! the final summary line.
+//! each round's totals.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +20,8 @@ pub(crate) struct Progress {
     total_bytes: u64,
     total_files: u64,
     bytes: AtomicU64,
+    /// Bytes the joiner already held and did not need (delta).
+    kept: AtomicU64,
     files: AtomicU64,
     started: Instant,
 }
@@ -35,6 +37,7 @@ impl Progress {
             total_bytes,
             total_files,
             bytes: AtomicU64::new(0),
+            kept: AtomicU64::new(0),
             files: AtomicU64::new(0),
             started: Instant::now(),
         })
@@ -45,6 +48,11 @@ impl Progress {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// File bytes that did not travel: the joiner had them already.
+    pub(crate) fn add_kept(&self, n: u64) {
+        self.kept.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// One more file complete.
     pub(crate) fn add_file(&self) {
         self.files.fetch_add(1, Ordering::Relaxed);
@@ -53,6 +61,11 @@ impl Progress {
     /// Bytes so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the joiner already held, so far.
+    pub(crate) fn kept(&self) -> u64 {
+        self.kept.load(Ordering::Relaxed)
     }
 
     /// Files so far.
@@ -69,7 +82,8 @@ impl Progress {
     /// The ETA assumes files that are holes or already equal cost nothing,
     /// so it is an upper bound.
     fn line(&self) -> String {
-        let (bytes, secs) = (self.bytes(), self.elapsed());
+        let secs = self.elapsed();
+        let bytes = self.bytes() + self.kept.load(Ordering::Relaxed);
         let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
         let percent = if self.total_bytes > 0 {
             bytes as f64 * 100.0 / self.total_bytes as f64
@@ -93,8 +107,9 @@ impl Progress {
         )
     }
 
-    /// The closing line of a side (`extra` adds e.g. the lock time).
-    pub(crate) fn summary(&self, extra: &str) -> String {
+    /// What one round did: bytes sent, bytes already in place, files,
+    /// time, rate.
+    pub(crate) fn totals(&self) -> String {
         let (bytes, secs) = (self.bytes(), self.elapsed());
         let rate = if secs > 0.0 {
             bytes as f64 / secs / MIB
@@ -102,7 +117,9 @@ impl Progress {
             0.0
         };
         format!(
-            "Transfer summary: {bytes} bytes, {} files in {secs:.3} s ({rate:.1} MiB/s){extra}",
+            "{bytes} bytes sent, {} bytes already in place, {} files in {secs:.3} s \
+             ({rate:.1} MiB/s)",
+            self.kept(),
             self.files()
         )
     }
@@ -182,12 +199,12 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("ETA"), "{line}");
-        let summary = p.summary(", donor lock held 1.5 s");
+        p.add_kept(7);
+        let totals = p.totals();
         assert!(
-            summary.starts_with("Transfer summary: 1048576 bytes, 1 files in "),
-            "{summary}"
+            totals.starts_with("1048576 bytes sent, 7 bytes already in place, 1 files in "),
+            "{totals}"
         );
-        assert!(summary.ends_with(", donor lock held 1.5 s"), "{summary}");
     }
 
     #[test]

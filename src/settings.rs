@@ -73,6 +73,13 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     /// Joiner: `MTR_SST_JOINER_DELAY`.
     pub(crate) joiner_delay: Duration,
+    /// Joiner: compare blocks it holds instead of receiving them again
+    /// (`rsrsync-delta`, default on).
+    pub(crate) delta: bool,
+    /// Donor: copy while the server runs, then only the differences under
+    /// FLUSH TABLES WITH READ LOCK (`rsrsync-lock=short`, the default), or
+    /// hold the lock for the whole copy (`rsrsync-lock=full`).
+    pub(crate) short_lock: bool,
     pub(crate) tls: TlsSettings,
 }
 
@@ -194,6 +201,8 @@ impl Settings {
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         let tls = TlsSettings::resolve(config, role)?;
+        let delta = switch(config, "rsrsync-delta", &["on", "off"])? == "on";
+        let short_lock = switch(config, "rsrsync-lock", &["short", "full"])? == "short";
         // mtr's hook that hides stunnel from the rsync method: for us, TLS
         // "is not available"; asked-for encryption must then stop the SST.
         if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
@@ -209,6 +218,8 @@ impl Settings {
         }
         Ok(Settings {
             tls,
+            delta,
+            short_lock,
             role,
             method: method_name(program),
             address,
@@ -357,6 +368,28 @@ fn streams(config: &Config) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let wanted = number(config, "--mysqld|sst", "backup-threads", cores as i64);
     wanted.clamp(1, MAX_STREAMS as i64) as usize
+}
+
+/// One of `choices` (the first is the default) for our `[sst]` key `key`;
+/// anything else is exit 22.
+fn switch(config: &Config, key: &str, choices: &[&'static str]) -> Result<&'static str> {
+    let Some(value) = config.get("sst", key) else {
+        return Ok(choices[0]);
+    };
+    let lower = value.to_ascii_lowercase();
+    choices
+        .iter()
+        .find(|c| **c == lower)
+        .copied()
+        .ok_or_else(|| {
+            fail(
+                Exit::Invalid,
+                format!(
+                    "[sst] {key}={value} is not one of {}; fix it in my.cnf",
+                    choices.join(", ")
+                ),
+            )
+        })
 }
 
 fn seconds(config: &Config, key: &str, default: u64) -> Duration {
@@ -527,6 +560,12 @@ mod tests {
             [OsString::from("foobar"), OsString::from("ibdata2")]
         );
         assert_eq!(s.address.sst_ver.as_deref(), Some("1"));
+        assert!(s.delta && s.short_lock, "defaults");
+        let knobs = "[sst]\nrsrsync-delta=OFF\nrsrsync-lock=full\n";
+        let s = resolve_with(&words, knobs, &[]).expect("resolves");
+        assert!(!s.delta && !s.short_lock);
+        let err = resolve_with(&words, "[sst]\nrsrsync-lock=brief\n", &[]).expect_err("bad value");
+        assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid));
     }
 
     #[test]

@@ -39,6 +39,7 @@ kinds! {
     Begin = 6, Dir = 7, File = 8, ManifestEnd = 9, Ready = 10,
     Block = 11, Hole = 12, Digest = 13, End = 14,
     Complete = 15, Done = 16, Ping = 17,
+    Have = 18, Check = 19, Ask = 20, Answer = 21, Round = 22, Vanished = 23,
 }
 
 impl Kind {
@@ -124,6 +125,8 @@ pub(crate) enum Frame<'a> {
         mode: Mode,
         streams: u16,
         block_size: u32,
+        /// A live round comes first and a locked round follows.
+        live: bool,
     },
     Dir {
         class: Class,
@@ -164,6 +167,32 @@ pub(crate) enum Frame<'a> {
     },
     Done,
     Ping,
+    /// Joiner: I hold file `id` already, with `size` bytes; check its
+    /// blocks before sending them.
+    Have {
+        id: u32,
+        size: u64,
+    },
+    /// Donor: block `offset` of file `id` hashes to `hash` here.
+    Check {
+        id: u32,
+        offset: u64,
+        hash: u128,
+    },
+    /// Donor: answer the checks since the last `Ask`.
+    Ask,
+    /// Joiner: bit i of `needed` set = the i-th of those `checks` differs.
+    Answer {
+        checks: u8,
+        needed: u64,
+    },
+    /// Donor: the next round's file list follows.
+    Round,
+    /// Donor, in a live round: file `id` changed under me; the next round
+    /// settles it.
+    Vanished {
+        id: u32,
+    },
 }
 
 /// Checks a frame header; returns the kind and the body length.
@@ -212,6 +241,12 @@ impl Frame<'_> {
             Frame::Complete { .. } => Kind::Complete,
             Frame::Done => Kind::Done,
             Frame::Ping => Kind::Ping,
+            Frame::Have { .. } => Kind::Have,
+            Frame::Check { .. } => Kind::Check,
+            Frame::Ask => Kind::Ask,
+            Frame::Answer { .. } => Kind::Answer,
+            Frame::Round => Kind::Round,
+            Frame::Vanished { .. } => Kind::Vanished,
         }
     }
 
@@ -248,10 +283,12 @@ impl Frame<'_> {
                 mode,
                 streams,
                 block_size,
+                live,
             } => {
                 out.push(*mode as u8);
                 out.extend_from_slice(&streams.to_be_bytes());
                 out.extend_from_slice(&block_size.to_be_bytes());
+                out.push(u8::from(*live));
             }
             Frame::Dir { class, mode, path } => {
                 out.push(*class as u8);
@@ -299,7 +336,27 @@ impl Frame<'_> {
                 out.push(u8::from(*bypass));
                 put_bytes(out, state)?;
             }
-            Frame::Welcome | Frame::Ready | Frame::End | Frame::Done | Frame::Ping => {}
+            Frame::Have { id, size } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+            }
+            Frame::Check { id, offset, hash } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&hash.to_be_bytes());
+            }
+            Frame::Answer { checks, needed } => {
+                out.push(*checks);
+                out.extend_from_slice(&needed.to_be_bytes());
+            }
+            Frame::Vanished { id } => out.extend_from_slice(&id.to_be_bytes()),
+            Frame::Welcome
+            | Frame::Ready
+            | Frame::End
+            | Frame::Done
+            | Frame::Ping
+            | Frame::Ask
+            | Frame::Round => {}
         }
         let len = out.len() - start - HEADER_LEN;
         let kind = self.kind();
@@ -343,6 +400,7 @@ impl<'a> Frame<'a> {
                 },
                 streams: b.u16()?,
                 block_size: b.u32()?,
+                live: b.flag()?,
             },
             Kind::Dir => Frame::Dir {
                 class: b.class()?,
@@ -378,15 +436,27 @@ impl<'a> Frame<'a> {
             },
             Kind::End => Frame::End,
             Kind::Complete => Frame::Complete {
-                bypass: match b.u8()? {
-                    0 => false,
-                    1 => true,
-                    other => bail!("bad bypass flag {other}"),
-                },
+                bypass: b.flag()?,
                 state: b.bytes()?,
             },
             Kind::Done => Frame::Done,
             Kind::Ping => Frame::Ping,
+            Kind::Have => Frame::Have {
+                id: b.u32()?,
+                size: b.u64()?,
+            },
+            Kind::Check => Frame::Check {
+                id: b.u32()?,
+                offset: b.u64()?,
+                hash: u128::from_be_bytes(b.array()?),
+            },
+            Kind::Ask => Frame::Ask,
+            Kind::Answer => Frame::Answer {
+                checks: b.u8()?,
+                needed: b.u64()?,
+            },
+            Kind::Round => Frame::Round,
+            Kind::Vanished => Frame::Vanished { id: b.u32()? },
         };
         ensure!(
             b.buf.is_empty(),
@@ -437,6 +507,14 @@ impl<'a> Body<'a> {
 
     fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn flag(&mut self) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => bail!("bad flag {other}"),
+        }
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {
@@ -538,6 +616,7 @@ mod tests {
                 mode: Mode::Bypass,
                 streams: 4,
                 block_size: 1 << 20,
+                live: true,
             },
             Frame::Dir {
                 class: Class::Data,
@@ -562,6 +641,19 @@ mod tests {
             },
             Frame::Done,
             Frame::Ping,
+            Frame::Have { id: 3, size: 9 },
+            Frame::Check {
+                id: 1,
+                offset: 1 << 20,
+                hash: 77,
+            },
+            Frame::Ask,
+            Frame::Answer {
+                checks: 64,
+                needed: 1 << 63,
+            },
+            Frame::Round,
+            Frame::Vanished { id: 8 },
         ];
         for frame in &frames {
             round_trip(frame);
@@ -600,7 +692,7 @@ mod tests {
         );
         // Every prefix of every valid body, and arbitrary bytes, must not panic.
         let mut rng = crate::testutil::Rng(0x9e37_79b9_7f4a_7c15);
-        for code in 1..=17u8 {
+        for code in 1..=23u8 {
             let kind = Kind::from_code(code).expect("known kind");
             for len in 0..64 {
                 let _ = Frame::decode(kind, &rng.bytes(len));

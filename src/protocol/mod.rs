@@ -37,28 +37,45 @@
 //! # Control connection (after the handshake)
 //!
 //! ```text
-//! donor  -> Begin { mode: Sst | Bypass, streams, block_size }
-//! (Sst)  -> Dir* File* ... ManifestEnd { files, bytes }
-//! joiner -> Ready                        (old files deleted, data may flow)
-//! donor  -> Complete { bypass, state }   (after every data stream ended)
-//! joiner -> Done                         (verified and synced) or Refuse
-//! either -> Ping                         (keepalive, any time, ignored)
+//! donor  -> Begin { mode: Sst | Bypass, streams, block_size, live }
+//! (Sst)     then one round, or two when `live`:
+//! donor  -> Dir* File* ManifestEnd { files, bytes }    a round's file list
+//! joiner -> Have { id, size }*  Ready      (old files deleted; data may flow)
+//!           ... N data connections carry the round's data ...
+//! donor  -> Round                          (after the live round: a locked
+//!                                           round's file list follows)
+//! donor  -> Complete { bypass, state }     (after the last round)
+//! joiner -> Done                           (verified and synced) or Refuse
+//! either -> Ping                           (keepalive, any time, ignored)
 //! ```
+//!
+//! With `live`, the first round runs while the donor's server is writing
+//! (files may change under it); the donor then takes FLUSH TABLES WITH READ
+//! LOCK, and the second, locked round compares every block again and sends
+//! only what differs, so every byte the joiner keeps was compared under the
+//! lock and the lock lasts for the differences, not the copy.
 //!
 //! # Data connections
 //!
 //! ```text
-//! donor -> (Block | Hole | Digest)* End
+//! donor  -> (Block | Hole | Check* Ask | Digest | Vanished)* End
+//! joiner -> Answer                         (one per Ask)
 //! ```
 //!
 //! A file is cut into blocks of `block_size` bytes (the last one shorter).
 //! `Block` carries one block with the XXH3-128 hash of its bytes; `Hole`
 //! stands for a block of zeros the donor's file does not store (sparse
-//! files stay sparse). `Digest` carries the file digest: XXH3-128 over the
-//! concatenated block hashes in block order ([`digest`]). Blocks of one file
-//! may travel on several data connections; the joiner accepts a file only
-//! when every block arrived once, each block hash matched, and the digest it
-//! computed equals the donor's.
+//! files stay sparse). For a file the joiner announced with `Have`, the
+//! donor first sends `Check` (the block's hash) for blocks within the
+//! joiner's size, then `Ask`; the joiner compares with its own block (read
+//! and hashed, or remembered from the live round) and answers with a bitmap
+//! of the blocks it lacks, which the donor then sends (delta transfer).
+//! `Digest` carries the file digest: XXH3-128 over the concatenated block
+//! hashes in block order ([`digest`]). `Vanished` (live rounds only) gives a
+//! file up that changed under the donor; the locked round settles it.
+//! Blocks of one file may travel on several data connections; the joiner
+//! accepts a file only when every block is in place once, each with a
+//! matching hash, and the digest it computed equals the donor's.
 
 pub(crate) mod auth;
 pub(crate) mod digest;

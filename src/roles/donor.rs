@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
-use super::{PidFile, is_state_line, read_small, remove_quietly};
+use super::{PidFile, Report, is_state_line, read_small, remove_quietly};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
 use crate::net::{Connection, TimedStream, Transport, handshake};
@@ -21,7 +21,7 @@ use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
-use crate::transfer::send::{Plan, send_data, send_manifest};
+use crate::transfer::send::{Plan, Round, send_data, send_manifest};
 use crate::transfer::walk::walk;
 
 /// How long the donor keeps retrying to reach the joiner's port.
@@ -30,7 +30,7 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// How often the wait for `tables_flushed` says it is still waiting.
 const FLUSH_LOG_EVERY: Duration = Duration::from_secs(10);
 
-pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<Report> {
     let method = &settings.method;
     let kind = if settings.bypass { "IST" } else { "SST" };
     log::info!("{method} {kind} started on donor");
@@ -75,13 +75,34 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
             mode: Mode::Bypass,
             streams: 0,
             block_size: BLOCK_SIZE,
+            live: false,
         })?;
         out.resume()?;
         finish(&mut control, out, &state, true)?;
         log::info!("{method} IST completed on donor");
-        return Ok(());
+        return Ok(Report::default());
     }
 
+    let streams = settings.streams;
+    let live = settings.short_lock;
+    control.send(&Frame::Begin {
+        mode: Mode::Sst,
+        streams: streams as u16,
+        block_size: BLOCK_SIZE,
+        live,
+    })?;
+    let rounds = Rounds {
+        settings,
+        stop,
+        streams,
+        progress: settings.progress.then(|| out.clone()),
+    };
+    let mut done = Vec::new();
+    if live {
+        // Copy while the server runs; what changes meanwhile is settled
+        // under the lock, which therefore lasts only for the differences.
+        done.push(rounds.run(&mut control, &connect, &[], true)?);
+    }
     out.flush_tables()?;
     let locked = Instant::now();
     let state = wait_flushed(
@@ -93,48 +114,89 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     )?;
     log::info!("Tables flushed");
     let binlogs = binlogs_to_send(settings.binlog.as_ref(), settings.max_binlogs, datadir)?;
-    let entries = walk(&settings.layout, &binlogs)?;
-    let plan = Plan::new(&entries)?;
-    let streams = settings.streams.min(plan.files().max(1) as usize);
-    log::info!(
-        "sending {} files ({} bytes) over {streams} streams",
-        plan.files(),
-        plan.bytes()
-    );
-    control.send(&Frame::Begin {
-        mode: Mode::Sst,
-        streams: streams as u16,
-        block_size: BLOCK_SIZE,
-    })?;
-    send_manifest(&mut control, &entries, &plan)?;
-    match control.expect_frame("the joiner to accept the file list")? {
-        Frame::Ready => {}
-        Frame::Refuse { reason } => bail!(
-            "the joiner refused the file list: {}",
-            String::from_utf8_lossy(reason)
-        ),
-        other => bail!("expected Ready from the joiner, got {:?}", other.kind()),
+    if live {
+        control.send(&Frame::Round)?;
     }
-    let conns = (0..streams)
-        .map(|_| connect(Channel::Data))
-        .collect::<Result<Vec<_>>>()?;
-    let progress = Progress::new("donor", plan.bytes(), plan.files());
-    let reporter = Reporter::start(
-        Arc::clone(&progress),
-        settings.progress.then(|| out.clone()),
-    );
-    send_data(&plan, conns, &mut control, &progress, stop)?;
-    drop(reporter);
+    done.push(rounds.run(&mut control, &connect, &binlogs, false)?);
     log::info!("Transfer of data done");
     out.resume()?;
     let lock = locked.elapsed().as_secs_f64();
     finish(&mut control, out, &state, false)?;
-    log::info!(
-        "{}",
-        progress.summary(&format!(", donor lock held {lock:.3} s"))
-    );
     log::info!("{method} SST completed on donor");
-    Ok(())
+    Ok(Report::of(&done, Some(lock)))
+}
+
+/// What every round of one SST shares.
+struct Rounds<'a> {
+    settings: &'a Settings,
+    stop: &'a Stop,
+    streams: usize,
+    /// mariadbd's stdout, when it asked for progress lines.
+    progress: Option<Mariadbd>,
+}
+
+impl Rounds<'_> {
+    /// One round: walk, file list, the joiner's `Have`s, data; `live`
+    /// while the server runs (files may change), else under the lock.
+    fn run(
+        &self,
+        control: &mut Connection<Transport>,
+        connect: &dyn Fn(Channel) -> Result<Connection<Transport>>,
+        binlogs: &[PathBuf],
+        live: bool,
+    ) -> Result<Arc<Progress>> {
+        let name = if live { "live" } else { "locked" };
+        let entries = walk(&self.settings.layout, binlogs)?;
+        let plan = Plan::new(&entries)?;
+        log::info!(
+            "{name} round: sending {} files ({} bytes) over {} streams",
+            plan.files(),
+            plan.bytes(),
+            self.streams
+        );
+        send_manifest(control, &entries, &plan)?;
+        let held = read_haves(control, plan.files())?;
+        let conns = (0..self.streams)
+            .map(|_| connect(Channel::Data))
+            .collect::<Result<Vec<_>>>()?;
+        let progress = Progress::new("donor", plan.bytes(), plan.files());
+        let reporter = Reporter::start(Arc::clone(&progress), self.progress.clone());
+        send_data(
+            &plan,
+            &Round { held, live },
+            conns,
+            control,
+            &progress,
+            self.stop,
+        )?;
+        drop(reporter);
+        log::info!("{name} round: {}", progress.totals());
+        Ok(progress)
+    }
+}
+
+/// The joiner's `Have`s up to its `Ready`: which files it holds, how big.
+fn read_haves(control: &mut Connection<Transport>, files: u64) -> Result<Vec<Option<u64>>> {
+    let mut held = vec![None; files as usize];
+    loop {
+        match control.expect_frame("the joiner to accept the file list")? {
+            Frame::Have { id, size } => {
+                let slot = held.get_mut(id as usize).with_context(|| {
+                    format!("the joiner holds file id {id}, which we never listed")
+                })?;
+                ensure!(
+                    slot.replace(size).is_none(),
+                    "the joiner announced file id {id} twice"
+                );
+            }
+            Frame::Ready => return Ok(held),
+            Frame::Refuse { reason } => bail!(
+                "the joiner refused the file list: {}",
+                String::from_utf8_lossy(reason)
+            ),
+            other => bail!("expected Ready from the joiner, got {:?}", other.kind()),
+        }
+    }
 }
 
 /// Sends the completion, waits for the joiner's verdict, prints `done`.

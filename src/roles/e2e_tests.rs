@@ -13,16 +13,21 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::test_support::{STATE, noise, settings, tree, write};
-use super::{donor, joiner};
+use super::{Report, donor, joiner};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 
 /// What happened in one SST.
 struct Outcome {
-    joiner: Result<()>,
-    donor: Result<()>,
+    joiner: Result<Report>,
+    donor: Result<Report>,
     joiner_lines: Vec<String>,
     donor_lines: Vec<String>,
+}
+
+/// The my.cnf both sides read, plus `extra` lines for `[sst]`.
+fn cnf(extra: &str) -> String {
+    format!("[mysqld]\nlog-bin=mysql-bin\n[sst]\nbackup-threads=3\nrsrsync-timeout=20\n{extra}")
 }
 
 /// Runs a joiner on `joiner_dir` and a donor on `donor_dir`; `before_donor`
@@ -33,8 +38,28 @@ fn sst(
     bypass: bool,
     before_donor: impl FnOnce(&str),
 ) -> Outcome {
+    sst_with(
+        donor_dir,
+        joiner_dir,
+        bypass,
+        &cnf(""),
+        before_donor,
+        |_| {},
+    )
+}
+
+/// [`sst`] with `cnf` on both sides, and `on_flush` changing the donor's
+/// datadir when its mariadbd is asked to flush tables (after the live
+/// round, before the lock is reported taken).
+fn sst_with(
+    donor_dir: &Path,
+    joiner_dir: &Path,
+    bypass: bool,
+    cnf: &str,
+    before_donor: impl FnOnce(&str),
+    on_flush: impl FnOnce(&Path),
+) -> Outcome {
     crate::logger::init(true);
-    let cnf = "[mysqld]\nlog-bin=mysql-bin\n[sst]\nbackup-threads=3\nrsrsync-timeout=20\n";
     let joiner_settings = settings(
         &[
             "--role",
@@ -81,7 +106,7 @@ fn sst(
     let (mut donor_out, donor_rx) = Mariadbd::channel();
     let donor =
         std::thread::spawn(move || donor::run(&donor_settings, &Stop::new(), &mut donor_out));
-    let donor_lines = play_mariadbd(&donor_rx, donor_dir);
+    let donor_lines = play_mariadbd(&donor_rx, donor_dir, on_flush);
     let donor = donor.join().expect("donor thread");
     let joiner = joiner.join().expect("joiner thread");
     let mut joiner_lines = vec![ready.clone()];
@@ -94,11 +119,20 @@ fn sst(
     }
 }
 
-/// The donor's mariadbd: answers `flush tables`, collects the lines.
-fn play_mariadbd(rx: &Receiver<String>, datadir: &Path) -> Vec<String> {
+/// The donor's mariadbd: answers `flush tables` (after `on_flush`),
+/// collects the lines.
+fn play_mariadbd(
+    rx: &Receiver<String>,
+    datadir: &Path,
+    on_flush: impl FnOnce(&Path),
+) -> Vec<String> {
     let mut lines = Vec::new();
+    let mut on_flush = Some(on_flush);
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
         if line == "flush tables" {
+            if let Some(change) = on_flush.take() {
+                change(datadir);
+            }
             // Like the server: a temporary file renamed into place.
             let tmp = datadir.join("tables_flushed.tmp");
             std::fs::write(&tmp, format!("{STATE}\n")).expect("write state");
@@ -261,4 +295,119 @@ fn strangers_are_refused_and_the_sst_still_completes() {
         tree(&donor_dir).get("db1/t1.frm").map(String::as_str)
     );
     drop(knockers);
+}
+
+/// Bytes sent per round by the donor.
+fn sent(report: &Report) -> Vec<u64> {
+    report.rounds.iter().map(|r| r.0).collect()
+}
+
+#[test]
+fn a_rejoin_sends_only_the_blocks_that_changed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let first = sst(&donor_dir, &j, false, |_| {});
+    first.joiner.expect("first SST");
+    let first = sent(&first.donor.expect("first SST"));
+    assert!(
+        first[0] > 9_000_000,
+        "the first live round sends everything: {first:?}"
+    );
+    // Under the lock only the newest binlog (400 bytes), which is never
+    // part of a live round; nothing else changed.
+    assert_eq!(first[1], 400, "nothing changed before the lock: {first:?}");
+
+    // One block of one table changes, one table is added, one dropped.
+    let t1 = donor_dir.join("db1/t1.ibd");
+    let mut data = std::fs::read(&t1).expect("read");
+    data[(2 << 20) + 5] ^= 0xff;
+    std::fs::write(&t1, &data).expect("write");
+    write(&donor_dir.join("db1/new.ibd"), &noise(300_000, 42));
+    std::fs::remove_file(donor_dir.join("db1/t#P#p1.ibd")).expect("drop");
+    let second = sst(&donor_dir, &j, false, |_| {});
+    second.joiner.expect("second SST");
+    let rounds = sent(&second.donor.expect("second SST"));
+    // The changed 1 MiB block of t1 (the last one: 5 MiB + 123 bytes has
+    // six blocks; byte 2 MiB + 5 is in the third) and the new table only.
+    assert_eq!(rounds, [(1 << 20) + 300_000, 400], "bytes per round");
+    assert_eq!(
+        tree(&j).get("db1/t1.ibd"),
+        tree(&donor_dir).get("db1/t1.ibd")
+    );
+    assert!(j.join("db1/new.ibd").exists());
+    assert!(!j.join("db1/t#P#p1.ibd").exists());
+}
+
+#[test]
+fn changes_during_the_live_round_are_settled_under_the_lock() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let out = sst_with(
+        &donor_dir,
+        &j,
+        false,
+        &cnf(""),
+        |_| {},
+        |d| {
+            // What the server does while the live round runs and before FLUSH
+            // TABLES WITH READ LOCK: pages change, tables come and go, files
+            // grow and shrink.
+            let t1 = d.join("db1/t1.ibd");
+            let mut data = std::fs::read(&t1).expect("read");
+            data[100] ^= 1;
+            data[(4 << 20) + 7] ^= 1;
+            std::fs::write(&t1, &data).expect("write");
+            write(&d.join("db1/late.ibd"), &noise(70_000, 7));
+            std::fs::remove_file(d.join("db1/t1.frm")).expect("drop");
+            let ibdata = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("ibdata1"))
+                .expect("open");
+            ibdata.set_len(2 << 20).expect("shrink");
+            let mut aria = std::fs::read(d.join("aria_log.00000001")).expect("read");
+            aria.extend_from_slice(&noise(5000, 8));
+            std::fs::write(d.join("aria_log.00000001"), aria).expect("grow");
+        },
+    );
+    out.joiner.expect("joiner");
+    let rounds = sent(&out.donor.expect("donor"));
+    assert_eq!(rounds.len(), 2);
+    // Under the lock: two changed blocks of t1, the new table, the grown
+    // Aria log (one short block), the binlog; nothing else.
+    assert_eq!(rounds[1], (2 << 20) + 70_000 + 14_000 + 400, "{rounds:?}");
+    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
+    for (path, hash) in &donor_tree {
+        if !matches!(
+            path.as_str(),
+            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
+        ) {
+            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
+        }
+    }
+    assert!(!j.join("db1/t1.frm").exists());
+}
+
+#[test]
+fn full_lock_and_no_delta_still_mirror() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let knobs = cnf("rsrsync-lock=full\nrsrsync-delta=off\n");
+    let first = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+    first.joiner.expect("joiner");
+    assert_eq!(
+        first.donor_lines[0], "flush tables",
+        "locked from the start"
+    );
+    let total = sent(&first.donor.expect("donor"));
+    assert_eq!(total.len(), 1, "one round under the lock");
+    let again = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+    again.joiner.expect("joiner");
+    assert_eq!(
+        sent(&again.donor.expect("donor")),
+        total,
+        "no delta: everything again"
+    );
 }

@@ -26,7 +26,7 @@ const BLOCK: u32 = 1 << 20;
 /// A joiner under attack, in `root/data`, with `root/outside` beside it.
 struct Target {
     root: tempfile::TempDir,
-    joiner: std::thread::JoinHandle<Result<()>>,
+    joiner: std::thread::JoinHandle<Result<super::Report>>,
     lines: Receiver<String>,
     address: String,
     key: Key,
@@ -120,6 +120,7 @@ fn begin(target: &Target) -> Connection<Transport> {
             mode: Mode::Sst,
             streams: 1,
             block_size: BLOCK,
+            live: false,
         })
         .expect("begin");
     control

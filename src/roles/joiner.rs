@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{PidFile, is_state_line, remove_quietly, with_keepalive};
+use super::{PidFile, Report, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
 use crate::fsutil::{DataDir, RelPath};
 use crate::net::address::listen_addresses;
@@ -22,7 +22,8 @@ use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
-use crate::transfer::receive::{Receiver, receive_manifest};
+use crate::transfer::manifest::{Memory, receive_manifest};
+use crate::transfer::receive::{Receiver, RoundKind};
 use crate::transfer::{BINLOG_STAGING, Layout};
 
 /// Handshakes in progress at once; more connections are closed at once.
@@ -65,7 +66,7 @@ impl Drop for JoinerFiles<'_> {
     }
 }
 
-pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
+pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<Report> {
     let method = &settings.method;
     log::info!("{method} SST started on joiner");
     let layout = &settings.layout;
@@ -117,17 +118,17 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     stop.check()?;
     log::info!("Galera co-ords from recovery: {state}");
     out.state(&state)?;
-    if let Some(progress) = &received {
-        log::info!("{}", progress.summary(""));
-    }
     let kind = if received.is_none() { "IST" } else { "SST" };
     log::info!("{method} {kind} completed on joiner");
-    Ok(())
+    Ok(received
+        .as_deref()
+        .map(|rounds| Report::of(rounds, None))
+        .unwrap_or_default())
 }
 
 /// What the transfer produced: the state line, and for an SST (not an
-/// IST) its counters.
-type Outcome = (String, Option<Arc<Progress>>);
+/// IST) the counters of its rounds.
+type Outcome = (String, Option<Vec<Arc<Progress>>>);
 
 /// Everything from the donor's first connection to our `Done`; `out`
 /// gets `total`/`complete` lines when mariadbd asked for them.
@@ -146,17 +147,24 @@ fn session(
             )
         })?;
     log::info!("donor connected from {}", control.peer());
-    let (mode, streams, block_size) = match control.expect_frame("the donor's first message")? {
-        Frame::Begin {
-            mode,
-            streams,
-            block_size,
-        } => (mode, streams, block_size),
-        other => bail!("expected Begin from the donor, got {:?}", other.kind()),
-    };
+    let (mode, streams, block_size, live) =
+        match control.expect_frame("the donor's first message")? {
+            Frame::Begin {
+                mode,
+                streams,
+                block_size,
+                live,
+            } => (mode, streams, block_size, live),
+            other => bail!("expected Begin from the donor, got {:?}", other.kind()),
+        };
     if mode == Mode::Bypass {
-        let (state, bypass) = complete(&mut control)?;
-        ensure!(bypass, "the donor announced IST but completed an SST");
+        let state = match next_step(&mut control)? {
+            Step::Complete {
+                state,
+                bypass: true,
+            } => state,
+            _ => bail!("the donor announced IST but completed otherwise"),
+        };
         control.send(&Frame::Done)?;
         return Ok((state, None));
     }
@@ -168,35 +176,76 @@ fn session(
         (1..=MAX_STREAMS).contains(&streams),
         "the donor asked for {streams} data streams"
     );
-    let receiver = receive_manifest(&mut control, &settings.layout, block_size)?;
-    control.send(&Frame::Ready)?;
-    let progress = Arc::clone(receiver.progress());
-    let reporter = Reporter::start(
-        Arc::clone(&progress),
-        settings.progress.then(|| out.clone()),
-    );
-    let state = receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
-    drop(reporter);
-    receiver.finish()?;
-    let binlogs = receiver.names_of(Class::Binlog);
-    with_keepalive(&mut control, || {
-        match &settings.binlog {
-            Some(binlog) => replace_binlogs(binlog, &settings.layout, &binlogs)?,
-            None if !binlogs.is_empty() => log::info!(
-                "ignoring {} binlog files from the donor: binary logging is off here",
-                binlogs.len()
-            ),
-            None => {}
+    // A live round (the donor's server running) and then a locked round,
+    // or the locked round alone. The locked round checks every block the
+    // live one left here against the donor's locked state.
+    let mut live_round = live;
+    let mut memory: Option<Memory> = None;
+    let mut rounds: Vec<Arc<Progress>> = Vec::new();
+    loop {
+        let manifest = receive_manifest(
+            &mut control,
+            &settings.layout,
+            settings.delta,
+            memory.as_ref(),
+        )?;
+        control.send(&Frame::Ready)?;
+        let kind = RoundKind {
+            live: live_round,
+            remember: live_round,
+        };
+        let receiver = Receiver::new(manifest, block_size, kind);
+        let progress = Arc::clone(receiver.progress());
+        let reporter = Reporter::start(
+            Arc::clone(&progress),
+            settings.progress.then(|| out.clone()),
+        );
+        let step = receive_streams(&receiver, &mut control, streams, settings, stop, incoming)?;
+        drop(reporter);
+        let known = receiver.finish()?;
+        let name = if live_round { "live" } else { "locked" };
+        log::info!("{name} round: {}", progress.totals());
+        rounds.push(progress);
+        match step {
+            Step::Round if live_round => {
+                live_round = false;
+                memory = Some(known);
+            }
+            Step::Complete {
+                state,
+                bypass: false,
+            } if !live_round => {
+                let binlogs = receiver.names_of(Class::Binlog);
+                with_keepalive(&mut control, || {
+                    match &settings.binlog {
+                        Some(binlog) => replace_binlogs(binlog, &settings.layout, &binlogs)?,
+                        None if !binlogs.is_empty() => log::info!(
+                            "ignoring {} binlog files from the donor: binary logging is off here",
+                            binlogs.len()
+                        ),
+                        None => {}
+                    }
+                    sync_all(settings)
+                })?;
+                control.send(&Frame::Done)?;
+                return Ok((state, Some(rounds)));
+            }
+            _ => bail!("the donor broke the sequence of rounds"),
         }
-        sync_all(settings)
-    })?;
-    control.send(&Frame::Done)?;
-    Ok((state, Some(progress)))
+    }
 }
 
-/// Takes the donor's data streams, receives them all, and returns the
-/// state line of the donor's `Complete`. The first failure on any stream
-/// stops the others (through `stop`) and is the one returned.
+/// What the donor does after a round's data.
+enum Step {
+    /// Another round follows (after the live one).
+    Round,
+    /// The end, with the state line.
+    Complete { state: String, bypass: bool },
+}
+
+/// Takes the donor's data streams, receives them all, and returns what
+/// the donor says next on the control connection. The first failure on any
+/// stream stops the others (through `stop`) and is the one returned.
 fn receive_streams(
     receiver: &Receiver,
     control: &mut Connection<Transport>,
@@ -204,7 +253,7 @@ fn receive_streams(
     settings: &Settings,
     stop: &Stop,
     incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
-) -> Result<String> {
+) -> Result<Step> {
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
         let mut failure = None;
@@ -226,9 +275,9 @@ fn receive_streams(
                 }
             }
         }
-        let completed = match failure {
+        let next = match failure {
             Some(e) => Err(e),
-            None => complete(control),
+            None => next_step(control),
         };
         let mut worker_error = None;
         for worker in workers {
@@ -239,24 +288,25 @@ fn receive_streams(
                 worker_error.get_or_insert(e);
             }
         }
-        match (worker_error, completed) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok((_, true))) => bail!("the donor sent files, then completed an IST"),
-            (None, Ok((state, false))) => Ok(state),
+        match worker_error {
+            Some(e) => Err(e),
+            None => next,
         }
     })
 }
 
-/// Reads the donor's `Complete`: the state line (checked) and bypass flag.
-fn complete(control: &mut Connection<Transport>) -> Result<(String, bool)> {
+/// Reads the donor's next step: another round, or `Complete` with its
+/// state line (checked).
+fn next_step(control: &mut Connection<Transport>) -> Result<Step> {
     match control.expect_frame("the end of the transfer")? {
+        Frame::Round => Ok(Step::Round),
         Frame::Complete { bypass, state } => {
             let state = String::from_utf8_lossy(state).into_owned();
             ensure!(
                 is_state_line(&state),
                 "the donor sent a malformed state line {state:?}"
             );
-            Ok((state, bypass))
+            Ok(Step::Complete { state, bypass })
         }
         other => bail!("expected the donor's completion, got {:?}", other.kind()),
     }

@@ -15,6 +15,7 @@ use crate::cli::Role;
 use crate::exit::{Exit, fail};
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::parent::{self, Process};
+use crate::progress::Progress;
 use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
@@ -30,6 +31,49 @@ mod test_support;
 
 /// How long a previous SST of this datadir may take to go away.
 const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
+
+/// What a role moved: per round, bytes sent and bytes the joiner already
+/// held (so not sent); the last round's files; the time since the first
+/// round began; the donor's lock time. Empty for an IST.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) rounds: Vec<(u64, u64)>,
+    files: u64,
+    secs: f64,
+    lock: Option<f64>,
+}
+
+impl Report {
+    fn of(rounds: &[Arc<Progress>], lock: Option<f64>) -> Report {
+        Report {
+            rounds: rounds.iter().map(|p| (p.bytes(), p.kept())).collect(),
+            files: rounds.last().map_or(0, |p| p.files()),
+            secs: rounds.first().map_or(0.0, |p| p.elapsed()),
+            lock,
+        }
+    }
+
+    /// The closing log line: bytes sent in all rounds, the last round's
+    /// files and bytes already in place, time, rate, lock time.
+    fn summary(&self) -> Option<String> {
+        let &(_, kept) = self.rounds.last()?;
+        let bytes: u64 = self.rounds.iter().map(|r| r.0).sum();
+        let rate = if self.secs > 0.0 {
+            bytes as f64 / self.secs / (1024.0 * 1024.0)
+        } else {
+            0.0
+        };
+        let lock = self
+            .lock
+            .map(|l| format!(", donor lock held {l:.3} s"))
+            .unwrap_or_default();
+        Some(format!(
+            "Transfer summary: {bytes} bytes, {} files in {:.3} s ({rate:.1} MiB/s), \
+             {kept} bytes already in place{lock}",
+            self.files, self.secs
+        ))
+    }
+}
 
 /// Runs the role `settings` asks for; watches mariadbd meanwhile.
 pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> Result<()> {
@@ -53,6 +97,11 @@ pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         Role::Joiner => joiner::run(settings, stop, out),
         Role::Donor => donor::run(settings, stop, out),
     }
+    .map(|report| {
+        if let Some(line) = report.summary() {
+            log::info!("{line}");
+        }
+    })
 }
 
 /// `wsrep_sst.pid`: held for the whole SST, shared by every SST method of

@@ -1,37 +1,32 @@
-//! The joiner's receiver: checks the manifest against this node's layout,
-//! deletes what the donor no longer has (the rsync method's `--delete`,
-//! per class), then writes blocks from any number of data streams and
-//! accepts a file only when every block arrived once with a matching hash
+//! The joiner's receiver: writes blocks from any number of data streams,
+//! answers the donor's checks of blocks it already holds, and accepts a
+//! file only when every block is in place once, each with a matching hash,
 //! and the file digest matches the donor's.
 //!
-//! Nothing here trusts the donor: every path goes through [`RelPath`] and
-//! [`DataDir`]; every id, offset and length is checked against the
-//! manifest before a byte is written.
+//! Nothing here trusts the donor: every id, offset and length is checked
+//! against the file list before a byte is read or written, and paths only
+//! reach the filesystem through [`DataDir`](crate::fsutil::DataDir).
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::Layout;
-use crate::fsutil::{DataDir, EntryKind, RelPath, describe};
+use super::manifest::{Held, Listed, Manifest, Memory, Roots};
+use crate::fsutil::{describe, zero_range};
 use crate::net::{Connection, Transport};
 use crate::progress::Progress;
+use crate::protocol::Frame;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
-use crate::protocol::{Class, Frame};
 
-/// Most entries a manifest may declare.
-const MAX_ENTRIES: usize = 50_000_000;
+/// Most checks the donor may send before it asks for their answer.
+const MAX_CHECKS: usize = 64;
 
-/// One file of the manifest and its progress.
+/// One file of the list and its progress.
 #[derive(Debug)]
 struct Slot {
-    class: Class,
-    path: RelPath,
-    size: u64,
-    mode: u32,
+    listed: Listed,
     state: Mutex<SlotState>,
 }
 
@@ -41,25 +36,22 @@ struct SlotState {
     fold: Option<Fold>,
     digest: Option<u128>,
     done: bool,
+    /// The donor gave the file up in a live round; the next round settles it.
+    vanished: bool,
+    /// Block hashes of the final content, kept for the next round.
+    hashes: Vec<u128>,
 }
 
-/// The open directories of each class on this node.
-#[derive(Debug)]
-struct Roots {
-    dirs: Vec<(Class, DataDir)>,
+/// How a round's data is received.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoundKind {
+    /// A live round: files may change under the donor (`Vanished`).
+    pub(crate) live: bool,
+    /// Keep block hashes for a next round.
+    pub(crate) remember: bool,
 }
 
-impl Roots {
-    fn get(&self, class: Class) -> Result<&DataDir> {
-        self.dirs
-            .iter()
-            .find(|(c, _)| *c == class)
-            .map(|(_, d)| d)
-            .with_context(|| format!("no directory for {class:?} files"))
-    }
-}
-
-/// A checked manifest, ready to receive data.
+/// A checked file list, receiving data.
 #[derive(Debug)]
 pub(crate) struct Receiver {
     roots: Roots,
@@ -67,233 +59,36 @@ pub(crate) struct Receiver {
     files: Vec<Slot>,
     zero_block: u128,
     progress: Arc<Progress>,
-}
-
-/// Reads the manifest from `control`, checks every entry, deletes what
-/// the donor lacks, creates the directories, and returns the receiver.
-/// The caller then answers `Ready`.
-pub(crate) fn receive_manifest(
-    control: &mut Connection<Transport>,
-    layout: &Layout,
-    block_size: u32,
-) -> Result<Receiver> {
-    let mut roots = Roots { dirs: Vec::new() };
-    for class in [
-        Class::Data,
-        Class::SysTablespace,
-        Class::Redo,
-        Class::Undo,
-        Class::AriaLog,
-    ] {
-        roots
-            .dirs
-            .push((class, DataDir::open(&layout.root(class), true)?));
-    }
-    let mut dirs: Vec<(RelPath, u32)> = Vec::new();
-    let mut keep_dirs: HashSet<RelPath> = HashSet::new();
-    let mut keep_files: HashSet<(Class, RelPath)> = HashSet::new();
-    let mut files: Vec<Slot> = Vec::new();
-    let total_bytes = loop {
-        let frame = control.expect_frame("the file list")?;
-        ensure!(
-            dirs.len() + files.len() < MAX_ENTRIES,
-            "the donor's file list exceeds {MAX_ENTRIES} entries"
-        );
-        match frame {
-            Frame::Dir { class, mode, path } => {
-                ensure!(class == Class::Data, "directory entry of class {class:?}");
-                let rel = RelPath::parse(path).context("donor sent a bad directory name")?;
-                check_top(layout, &rel)?;
-                ensure!(
-                    keep_dirs.insert(rel.clone()),
-                    "donor sent directory {rel} twice"
-                );
-                dirs.push((rel, mode));
-            }
-            Frame::File {
-                id,
-                class,
-                size,
-                mode,
-                path,
-            } => {
-                ensure!(id as usize == files.len(), "file ids out of order at {id}");
-                let rel = RelPath::parse(path).context("donor sent a bad file name")?;
-                check_file(layout, &keep_dirs, class, &rel)?;
-                ensure!(
-                    keep_files.insert((class, rel.clone())),
-                    "donor sent file {rel} twice"
-                );
-                if class == Class::Binlog && roots.get(Class::Binlog).is_err() {
-                    roots
-                        .dirs
-                        .push((class, DataDir::open(&layout.root(class), true)?));
-                }
-                files.push(Slot {
-                    class,
-                    path: rel,
-                    size,
-                    mode,
-                    state: Mutex::new(SlotState::default()),
-                });
-            }
-            Frame::ManifestEnd { files: n, bytes } => {
-                ensure!(
-                    n as usize == files.len(),
-                    "the donor announced {n} files but listed {}",
-                    files.len()
-                );
-                break bytes;
-            }
-            other => bail!("unexpected {:?} frame in the file list", other.kind()),
-        }
-    };
-    let declared: u64 = files.iter().map(|f| f.size).sum();
-    ensure!(
-        declared == total_bytes,
-        "the donor announced {total_bytes} bytes but listed {declared}"
-    );
-    let receiver = Receiver {
-        roots,
-        block_size,
-        progress: Progress::new("joiner", total_bytes, files.len() as u64),
-        files,
-        zero_block: zero_hash(block_size.into()),
-    };
-    receiver.prune(layout, &keep_dirs, &keep_files, control)?;
-    let data = receiver.roots.get(Class::Data)?;
-    for (rel, mode) in &dirs {
-        data.create_dir(rel, *mode)?;
-    }
-    Ok(receiver)
-}
-
-/// A database directory must not be one of this node's configured
-/// directories, nor a name rsync never treats as a database.
-fn check_top(layout: &Layout, rel: &RelPath) -> Result<()> {
-    let top = &rel.components()[0];
-    ensure!(
-        !layout.is_excluded(top),
-        "donor sent database directory {:?}, which on this joiner is a configured \
-         directory or a reserved name; give the joiner's InnoDB/Aria/binlog directories \
-         other names or paths outside the datadir",
-        top
-    );
-    Ok(())
-}
-
-fn check_file(
-    layout: &Layout,
-    keep_dirs: &HashSet<RelPath>,
-    class: Class,
-    rel: &RelPath,
-) -> Result<()> {
-    let parts = rel.components();
-    if class == Class::Data {
-        check_top(layout, rel)?;
-        let parent = rel
-            .parent()
-            .with_context(|| format!("donor sent top-level file {rel} as data"))?;
-        ensure!(
-            keep_dirs.contains(&parent),
-            "donor sent {rel} before its directory"
-        );
-    } else {
-        ensure!(
-            parts.len() == 1 && layout.is_member(class, &parts[0]),
-            "donor sent {rel} as a {class:?} file, which this joiner does not accept"
-        );
-    }
-    Ok(())
+    kind: RoundKind,
 }
 
 impl Receiver {
-    /// Deletes, per class, what this node has and the donor did not list.
-    /// Top-level files of the datadir are never touched.
-    fn prune(
-        &self,
-        layout: &Layout,
-        keep_dirs: &HashSet<RelPath>,
-        keep_files: &HashSet<(Class, RelPath)>,
-        control: &mut Connection<Transport>,
-    ) -> Result<()> {
-        let data = self.roots.get(Class::Data)?;
-        for (name, kind) in data.list(None)? {
-            if layout.is_excluded(&name) || !matches!(kind, EntryKind::Dir | EntryKind::Symlink) {
-                continue;
-            }
-            let Ok(rel) = RelPath::name(&name) else {
-                log::warn!("leaving {:?} in the datadir: not a valid name", name);
-                continue;
-            };
-            if kind == EntryKind::Symlink && keep_dirs.contains(&rel) {
-                bail!(
-                    "{} is a symbolic link, and the donor sends a database of that name: \
-                     rsrsync never writes through symbolic links; replace the link with a \
-                     directory (or a mount point) and retry",
-                    data.show(&rel)
-                );
-            }
-            if kind == EntryKind::Dir && keep_dirs.contains(&rel) {
-                self.prune_tree(data, &rel, keep_dirs, keep_files, control)?;
-            } else {
-                log::debug!("removing {} (not on the donor)", data.show(&rel));
-                data.remove(&rel)?;
-            }
+    pub(crate) fn new(manifest: Manifest, block_size: u32, kind: RoundKind) -> Receiver {
+        Receiver {
+            progress: Progress::new("joiner", manifest.bytes, manifest.files.len() as u64),
+            roots: manifest.roots,
+            block_size,
+            files: manifest
+                .files
+                .into_iter()
+                .map(|listed| Slot {
+                    listed,
+                    state: Mutex::new(SlotState::default()),
+                })
+                .collect(),
+            zero_block: zero_hash(block_size.into()),
+            kind,
         }
-        for class in [
-            Class::SysTablespace,
-            Class::Redo,
-            Class::Undo,
-            Class::AriaLog,
-        ] {
-            let dir = self.roots.get(class)?;
-            for (name, kind) in dir.list(None)? {
-                if matches!(kind, EntryKind::File | EntryKind::Symlink)
-                    && layout.is_member(class, &name)
-                {
-                    let rel = RelPath::name(&name)?;
-                    if !keep_files.contains(&(class, rel.clone())) {
-                        log::info!("removing {} (not on the donor)", dir.show(&rel));
-                        dir.remove(&rel)?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
-    fn prune_tree(
-        &self,
-        data: &DataDir,
-        dir: &RelPath,
-        keep_dirs: &HashSet<RelPath>,
-        keep_files: &HashSet<(Class, RelPath)>,
-        control: &mut Connection<Transport>,
-    ) -> Result<()> {
-        control.keepalive()?;
-        for (name, kind) in data.list(Some(dir))? {
-            let Ok(rel) = dir.join(&name) else {
-                log::warn!("leaving {:?} in {}: not a valid name", name, data.show(dir));
-                continue;
-            };
-            let keep = match kind {
-                EntryKind::Dir => keep_dirs.contains(&rel),
-                EntryKind::File => keep_files.contains(&(Class::Data, rel.clone())),
-                EntryKind::Symlink | EntryKind::Other => false,
-            };
-            if !keep {
-                log::debug!("removing {} (not on the donor)", data.show(&rel));
-                data.remove(&rel)?;
-            } else if kind == EntryKind::Dir {
-                self.prune_tree(data, &rel, keep_dirs, keep_files, control)?;
-            }
-        }
-        Ok(())
+    /// The counters of this round.
+    pub(crate) fn progress(&self) -> &Arc<Progress> {
+        &self.progress
     }
 
     /// Receives one data stream until its `End`.
     pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<()> {
+        let mut needed: Vec<bool> = Vec::new();
         loop {
             match conn.expect_frame("file data")? {
                 Frame::Block {
@@ -306,8 +101,33 @@ impl Receiver {
                     self.progress.add_bytes(data.len() as u64);
                 }
                 Frame::Hole { id, offset, len } => self.block(id, offset, len.into(), None)?,
+                Frame::Check { id, offset, hash } => {
+                    ensure!(
+                        needed.len() < MAX_CHECKS,
+                        "more than {MAX_CHECKS} checks unanswered"
+                    );
+                    needed.push(self.check(id, offset, hash)?);
+                }
+                Frame::Ask => {
+                    let bitmap = needed
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |bits, (i, need)| bits | (u64::from(*need) << i));
+                    conn.send(&Frame::Answer {
+                        checks: needed.len() as u8,
+                        needed: bitmap,
+                    })?;
+                    needed.clear();
+                }
                 Frame::Digest { id, digest } => self.digest(id, digest)?,
-                Frame::End => return Ok(()),
+                Frame::Vanished { id } => self.vanish(id)?,
+                Frame::End => {
+                    ensure!(
+                        needed.is_empty(),
+                        "checks left unanswered at the end of a stream"
+                    );
+                    return Ok(());
+                }
                 other => bail!("unexpected {:?} frame on a data stream", other.kind()),
             }
         }
@@ -323,21 +143,27 @@ impl Receiver {
         slot.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Checks that `offset` starts a block of the file and returns the
+    /// block's index and length.
+    fn block_at(&self, slot: &Slot, offset: u64) -> Result<(u64, u64)> {
+        let bs = u64::from(self.block_size);
+        let size = slot.listed.size;
+        ensure!(
+            offset % bs == 0 && offset < size,
+            "block at offset {offset} does not fit {} ({size} bytes)",
+            slot.listed.path
+        );
+        Ok((offset / bs, (size - offset).min(bs)))
+    }
+
     /// One block: `payload` is the data and its hash, `None` for a hole.
     fn block(&self, id: u32, offset: u64, len: u64, payload: Option<(u128, &[u8])>) -> Result<()> {
         let slot = self.slot(id)?;
-        let bs = u64::from(self.block_size);
-        ensure!(
-            offset % bs == 0 && offset < slot.size,
-            "block at offset {offset} does not fit {} ({} bytes)",
-            slot.path,
-            slot.size
-        );
-        let expected = (slot.size - offset).min(bs);
+        let (index, expected) = self.block_at(slot, offset)?;
         ensure!(
             len == expected,
             "block of {len} bytes at offset {offset} of {}, expected {expected}",
-            slot.path
+            slot.listed.path
         );
         let hash = match payload {
             Some((sent, data)) => {
@@ -345,69 +171,166 @@ impl Receiver {
                 ensure!(
                     hash == sent,
                     "block at offset {offset} of {} arrived corrupted (hash mismatch)",
-                    slot.path
+                    slot.listed.path
                 );
                 hash
             }
-            None if expected == bs => self.zero_block,
+            None if expected == u64::from(self.block_size) => self.zero_block,
             None => zero_hash(expected),
         };
-        let file = self.open(slot)?;
-        if let Some((_, data)) = payload {
-            let root = self.roots.get(slot.class)?;
-            file.write_all_at(data, offset)
-                .map_err(|e| describe(&e, &root.show(&slot.path), "writing"))?;
-        }
+        let Some(file) = self.open(slot)? else {
+            return Ok(());
+        };
+        let root = self.roots.get(slot.listed.class)?;
+        let written = match payload {
+            Some((_, data)) => file.write_all_at(data, offset),
+            // A fresh file reads as zeros already; one we held must be zeroed.
+            None if slot.listed.held.is_some() => zero_range(&file, offset, len),
+            None => Ok(()),
+        };
+        written.map_err(|e| describe(&e, &root.show(&slot.listed.path), "writing"))?;
         drop(file);
-        let mut state = Self::lock(slot);
-        ensure!(!state.done, "block for {} after it was complete", slot.path);
-        state
-            .fold
-            .get_or_insert_with(|| Fold::new(block_count(slot.size, self.block_size)))
-            .add(offset / bs, hash)
-            .with_context(|| format!("in {}", slot.path))?;
-        self.try_finish(slot, &mut state)
+        self.accept(slot, index, hash)
+    }
+
+    /// A check of a block this node holds: `true` when the donor must send
+    /// it, `false` when ours is the same (it is then accepted as is).
+    fn check(&self, id: u32, offset: u64, hash: u128) -> Result<bool> {
+        let slot = self.slot(id)?;
+        let (index, len) = self.block_at(slot, offset)?;
+        let held = slot.listed.held.as_ref().with_context(|| {
+            format!(
+                "a check for {}, which this joiner did not have",
+                slot.listed.path
+            )
+        })?;
+        ensure!(
+            offset + len <= held.size(),
+            "a check beyond the {} bytes this joiner had of {}",
+            held.size(),
+            slot.listed.path
+        );
+        let ours = match held {
+            Held::Hashes { hashes, .. } => hashes.get(index as usize).copied(),
+            Held::Disk { .. } => {
+                let Some(file) = self.open(slot)? else {
+                    return Ok(false);
+                };
+                let mut buf = vec![0u8; len as usize];
+                // Unreadable here only means "send it".
+                file.read_exact_at(&mut buf, offset)
+                    .ok()
+                    .map(|()| block_hash(&buf))
+            }
+        };
+        if ours != Some(hash) {
+            return Ok(true);
+        }
+        self.progress.add_kept(len);
+        self.accept(slot, index, hash)?;
+        Ok(false)
     }
 
     /// The donor's digest of a file.
     fn digest(&self, id: u32, digest: u128) -> Result<()> {
         let slot = self.slot(id)?;
-        drop(self.open(slot)?);
+        if self.open(slot)?.is_none() {
+            return Ok(());
+        }
         let mut state = Self::lock(slot);
         ensure!(
             state.digest.replace(digest).is_none() && !state.done,
             "second digest for {}",
-            slot.path
+            slot.listed.path
         );
         self.try_finish(slot, &mut state)
     }
 
-    /// The file, created (truncated to its size) on first use.
-    fn open(&self, slot: &Slot) -> Result<Arc<File>> {
+    /// The donor gave a file up in a live round.
+    fn vanish(&self, id: u32) -> Result<()> {
+        ensure!(
+            self.kind.live,
+            "the donor gave a file up outside a live round"
+        );
+        let slot = self.slot(id)?;
         let mut state = Self::lock(slot);
-        ensure!(!state.done, "data for {} after it was complete", slot.path);
-        if let Some(file) = &state.file {
-            return Ok(Arc::clone(file));
+        log::debug!(
+            "{} changed on the donor; the locked round settles it",
+            slot.listed.path
+        );
+        *state = SlotState {
+            vanished: true,
+            done: true,
+            ..SlotState::default()
+        };
+        Ok(())
+    }
+
+    /// The file, opened on first use: created empty and sized, or, when
+    /// this node held it, kept and resized. `None` once the donor gave the
+    /// file up in a live round (its late frames are ignored).
+    fn open(&self, slot: &Slot) -> Result<Option<Arc<File>>> {
+        let mut state = Self::lock(slot);
+        if state.vanished {
+            return Ok(None);
         }
-        let root = self.roots.get(slot.class)?;
-        let file = root.create_file(&slot.path, slot.mode)?;
-        file.set_len(slot.size)
-            .map_err(|e| describe(&e, &root.show(&slot.path), "sizing"))?;
+        ensure!(
+            !state.done,
+            "data for {} after it was complete",
+            slot.listed.path
+        );
+        if let Some(file) = &state.file {
+            return Ok(Some(Arc::clone(file)));
+        }
+        let root = self.roots.get(slot.listed.class)?;
+        let file = root.open_file(
+            &slot.listed.path,
+            slot.listed.mode,
+            slot.listed.held.is_some(),
+        )?;
+        file.set_len(slot.listed.size)
+            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "sizing"))?;
         let file = Arc::new(file);
         state.file = Some(Arc::clone(&file));
-        Ok(file)
+        Ok(Some(file))
+    }
+
+    /// Block `index` of the file is in place with `hash`.
+    fn accept(&self, slot: &Slot, index: u64, hash: u128) -> Result<()> {
+        let mut state = Self::lock(slot);
+        if state.vanished {
+            return Ok(());
+        }
+        ensure!(
+            !state.done,
+            "block for {} after it was complete",
+            slot.listed.path
+        );
+        let blocks = block_count(slot.listed.size, self.block_size);
+        state
+            .fold
+            .get_or_insert_with(|| Fold::new(blocks))
+            .add(index, hash)
+            .with_context(|| format!("in {}", slot.listed.path))?;
+        if self.kind.remember {
+            if state.hashes.is_empty() {
+                state.hashes = vec![0; blocks as usize];
+            }
+            state.hashes[index as usize] = hash;
+        }
+        self.try_finish(slot, &mut state)
     }
 
     /// Closes and accepts the file once all blocks and the digest are in.
     fn try_finish(&self, slot: &Slot, state: &mut SlotState) -> Result<()> {
         let fold = state
             .fold
-            .get_or_insert_with(|| Fold::new(block_count(slot.size, self.block_size)));
+            .get_or_insert_with(|| Fold::new(block_count(slot.listed.size, self.block_size)));
         if let (Some(ours), Some(theirs)) = (fold.digest(), state.digest) {
             ensure!(
                 ours == theirs,
                 "{} does not match the donor's digest (corrupted in transit)",
-                slot.path
+                slot.listed.path
             );
             state.file = None;
             state.fold = None;
@@ -417,26 +340,31 @@ impl Receiver {
         Ok(())
     }
 
-    /// The counters of this transfer.
-    pub(crate) fn progress(&self) -> &Arc<Progress> {
-        &self.progress
-    }
-
-    /// After every stream ended: every file must be complete and verified.
-    pub(crate) fn finish(&self) -> Result<()> {
+    /// After every stream ended: every file complete and verified (or,
+    /// in a live round, given up). Returns what the next round may take
+    /// as known.
+    pub(crate) fn finish(&self) -> Result<Memory> {
         let mut incomplete = Vec::new();
+        let mut memory = Memory::new();
         for slot in &self.files {
-            let state = Self::lock(slot);
+            let mut state = Self::lock(slot);
             if state.done {
+                if self.kind.remember && !state.vanished {
+                    let hashes = std::mem::take(&mut state.hashes);
+                    memory.insert(
+                        (slot.listed.class, slot.listed.path.clone()),
+                        (slot.listed.size, hashes.into()),
+                    );
+                }
                 continue;
             }
-            let missing = state
-                .fold
-                .as_ref()
-                .map_or_else(|| block_count(slot.size, self.block_size), Fold::missing);
+            let missing = state.fold.as_ref().map_or_else(
+                || block_count(slot.listed.size, self.block_size),
+                Fold::missing,
+            );
             incomplete.push(format!(
                 "{} ({missing} blocks missing{})",
-                slot.path,
+                slot.listed.path,
                 if state.digest.is_none() {
                     ", no digest"
                 } else {
@@ -451,15 +379,15 @@ impl Receiver {
                 incomplete[..incomplete.len().min(3)].join(", ")
             );
         }
-        Ok(())
+        Ok(memory)
     }
 
     /// The names of the received files of `class`.
-    pub(crate) fn names_of(&self, class: Class) -> Vec<RelPath> {
+    pub(crate) fn names_of(&self, class: crate::protocol::Class) -> Vec<crate::fsutil::RelPath> {
         self.files
             .iter()
-            .filter(|s| s.class == class)
-            .map(|s| s.path.clone())
+            .filter(|s| s.listed.class == class)
+            .map(|s| s.listed.path.clone())
             .collect()
     }
 }

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use anyhow::{Context, Result, bail, ensure};
 use nix::errno::Errno;
 use nix::unistd::{Whence, lseek};
 
-use super::schedule::Schedule;
+use super::schedule::{Piece, Schedule};
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
@@ -110,12 +111,26 @@ pub(crate) fn send_manifest(
     })
 }
 
+/// How a round sends: what the joiner holds, and whether files may change.
+#[derive(Debug)]
+pub(crate) struct Round {
+    /// Per file id, the size of the copy the joiner holds (`Have`), whose
+    /// blocks are checked rather than sent.
+    pub(crate) held: Vec<Option<u64>>,
+    /// A live round: a file that changes under us is given up (`Vanished`)
+    /// and left to the locked round, instead of failing the SST.
+    pub(crate) live: bool,
+}
+
 /// What the workers share.
 struct Shared<'p, 'a> {
     plan: &'p Plan<'a>,
+    round: &'p Round,
     schedule: Schedule,
     /// Folds of files split into several pieces, while in flight.
     folds: Mutex<HashMap<u32, Fold>>,
+    /// Files given up in a live round.
+    abandoned: Vec<AtomicBool>,
     progress: &'p Progress,
     stop: &'p Stop,
 }
@@ -125,15 +140,22 @@ struct Shared<'p, 'a> {
 /// every worker (through `stop`) and is returned.
 pub(crate) fn send_data(
     plan: &Plan<'_>,
+    round: &Round,
     conns: Vec<Connection<Transport>>,
     control: &mut Connection<Transport>,
     progress: &Progress,
     stop: &Stop,
 ) -> Result<()> {
+    ensure!(
+        round.held.len() == plan.files.len(),
+        "held sizes do not match the plan"
+    );
     let shared = Shared {
         plan,
+        round,
         schedule: plan.schedule(),
         folds: Mutex::new(HashMap::new()),
+        abandoned: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
         progress,
         stop,
     };
@@ -144,7 +166,7 @@ pub(crate) fn send_data(
             let tx = done_tx.clone();
             let shared = &shared;
             scope.spawn(move || {
-                let result = worker(shared, conn);
+                let result = Worker::new(shared, conn).run();
                 if let Err(e) = &result {
                     shared.stop.trigger(Exit::Failed, format!("{e:#}"));
                 }
@@ -181,103 +203,291 @@ pub(crate) fn send_data(
     })
 }
 
+/// A block whose hash went out in a `Check`, waiting for the answer.
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    offset: u64,
+    len: u32,
+    hash: u128,
+    hole: bool,
+}
+
+/// Why a block could not be read as planned.
+enum Unreadable {
+    /// The file changed (gone, shrunk, different bytes).
+    Changed(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
 /// One data stream: takes pieces until none are left, then `End`.
-fn worker(shared: &Shared<'_, '_>, mut conn: Connection<Transport>) -> Result<()> {
-    let mut buf = vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize];
-    let zero_block = zero_hash(BLOCK_SIZE.into());
-    let mut open: Option<(u32, File, bool)> = None;
-    loop {
-        shared.stop.check()?;
-        let Some(piece) = shared.schedule.next(open.as_ref().map(|o| o.0)) else {
-            break;
-        };
-        let file = &shared.plan.files[piece.file as usize];
-        if open.as_ref().map(|o| o.0) != Some(piece.file) {
-            open = Some(open_source(piece.file, file)?);
+struct Worker<'w, 'p, 'a> {
+    shared: &'w Shared<'p, 'a>,
+    conn: Connection<Transport>,
+    buf: Vec<u8>,
+    zero_block: u128,
+    /// The file being sent: id, handle, may have holes.
+    open: Option<(u32, File, bool)>,
+}
+
+impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
+    fn new(shared: &'w Shared<'p, 'a>, conn: Connection<Transport>) -> Self {
+        Worker {
+            shared,
+            conn,
+            buf: vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize],
+            zero_block: zero_hash(BLOCK_SIZE.into()),
+            open: None,
         }
-        let Some((_, handle, sparse)) = &open else {
-            bail!("no open file");
-        };
-        let single = file.blocks <= PIECE_BLOCKS;
-        let mut local = single.then(|| Fold::new(file.blocks));
+    }
+
+    fn run(mut self) -> Result<()> {
+        loop {
+            self.shared.stop.check()?;
+            let current = self.open.as_ref().map(|o| o.0);
+            let Some(piece) = self.shared.schedule.next(current) else {
+                break;
+            };
+            if self.abandoned(piece.file) {
+                continue;
+            }
+            match self.piece(piece) {
+                Ok(()) => {}
+                Err(Unreadable::Changed(why)) if self.shared.round.live => {
+                    self.abandon(piece.file, &why)?
+                }
+                Err(Unreadable::Changed(e) | Unreadable::Failed(e)) => return Err(e),
+            }
+        }
+        self.conn.send(&Frame::End)?;
+        // Wait for the joiner to close its side: every frame was read.
+        match self.conn.read_frame()? {
+            None => Ok(()),
+            Some(frame) => bail!("unexpected {:?} frame on a data stream", frame.kind()),
+        }
+    }
+
+    fn abandoned(&self, file: u32) -> bool {
+        self.shared.abandoned[file as usize].load(Ordering::SeqCst)
+    }
+
+    /// Gives a changing file up for this live round (once, whichever
+    /// stream notices first).
+    fn abandon(&mut self, file: u32, why: &anyhow::Error) -> Result<()> {
+        if !self.shared.abandoned[file as usize].swap(true, Ordering::SeqCst) {
+            log::debug!("{why:#}: left to the locked round");
+            self.conn.write_frame(&Frame::Vanished { id: file })?;
+        }
+        self.shared
+            .folds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&file);
+        self.open = None;
+        Ok(())
+    }
+
+    /// Sends one piece: blocks the joiner lacks go whole, blocks it holds
+    /// are checked first; then the file's digest once all blocks are in.
+    fn piece(&mut self, piece: Piece) -> Result<(), Unreadable> {
+        let file = &self.shared.plan.files[piece.file as usize];
+        if self.open.as_ref().map(|o| o.0) != Some(piece.file) {
+            self.open = Some(open_source(piece.file, file)?);
+        }
+        let held = self.shared.round.held[piece.file as usize];
+        let mut local = (file.blocks <= PIECE_BLOCKS).then(|| Fold::new(file.blocks));
+        let mut checks: Vec<Checked> = Vec::new();
         for block in piece.first..piece.first + piece.count {
             let offset = block * u64::from(BLOCK_SIZE);
             let len = (file.size - offset).min(BLOCK_SIZE.into()) as u32;
-            let hash = if *sparse && is_hole(handle, offset, len, file.source)? {
-                conn.write_frame(&Frame::Hole {
-                    id: piece.file,
+            let hole = self.is_hole(offset, len)?;
+            let hash = if hole {
+                self.zero_hash(len)
+            } else {
+                self.read(offset, len)?
+            };
+            if held.is_some_and(|size| offset + u64::from(len) <= size) {
+                self.conn
+                    .write_frame(&Frame::Check {
+                        id: piece.file,
+                        offset,
+                        hash,
+                    })
+                    .map_err(Unreadable::Failed)?;
+                checks.push(Checked {
                     offset,
                     len,
-                })?;
-                if len == BLOCK_SIZE {
-                    zero_block
-                } else {
-                    zero_hash(len.into())
-                }
+                    hash,
+                    hole,
+                });
             } else {
-                let data = &mut buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize];
-                read_block(handle, data, offset, file.source)?;
-                let hash = block_hash(data);
-                buf[..BLOCK_PREFIX].copy_from_slice(&block_prefix(piece.file, offset, hash, len));
-                conn.send_raw(&buf[..BLOCK_PREFIX + len as usize])?;
-                shared.progress.add_bytes(len.into());
-                hash
-            };
-            match &mut local {
-                Some(fold) => fold.add(block, hash)?,
-                None => shared
-                    .folds
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(piece.file)
-                    .or_insert_with(|| Fold::new(file.blocks))
-                    .add(block, hash)?,
+                self.send(piece.file, offset, len, hash, hole)?;
             }
+            self.fold(&mut local, piece.file, file.blocks, block, hash)
+                .map_err(Unreadable::Failed)?;
+        }
+        if !checks.is_empty() {
+            self.settle(piece.file, &checks)?;
         }
         let digest = match local {
             Some(fold) => fold.digest(),
             None => {
-                let mut folds = shared.folds.lock().unwrap_or_else(PoisonError::into_inner);
-                match folds.get(&piece.file).and_then(Fold::digest) {
-                    Some(digest) => {
-                        folds.remove(&piece.file);
-                        Some(digest)
-                    }
-                    None => None,
+                let mut folds = self
+                    .shared
+                    .folds
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let digest = folds.get(&piece.file).and_then(Fold::digest);
+                if digest.is_some() {
+                    folds.remove(&piece.file);
                 }
+                digest
             }
         };
         if let Some(digest) = digest {
-            conn.write_frame(&Frame::Digest {
-                id: piece.file,
-                digest,
-            })?;
-            shared.progress.add_file();
+            self.conn
+                .write_frame(&Frame::Digest {
+                    id: piece.file,
+                    digest,
+                })
+                .map_err(Unreadable::Failed)?;
+            self.shared.progress.add_file();
+        }
+        Ok(())
+    }
+
+    /// Asks the joiner which checked blocks it lacks and sends those.
+    fn settle(&mut self, file: u32, checks: &[Checked]) -> Result<(), Unreadable> {
+        self.conn.send(&Frame::Ask).map_err(Unreadable::Failed)?;
+        let needed = match self.conn.expect_frame("the joiner's answer to our checks") {
+            Ok(Frame::Answer { checks: n, needed }) if usize::from(n) == checks.len() => needed,
+            Ok(other) => {
+                return Err(Unreadable::Failed(anyhow::anyhow!(
+                    "expected an answer to {} checks, got {:?}",
+                    checks.len(),
+                    other
+                )));
+            }
+            Err(e) => return Err(Unreadable::Failed(e)),
+        };
+        for (i, check) in checks.iter().enumerate() {
+            if needed & (1 << i) == 0 {
+                self.shared.progress.add_kept(check.len.into());
+                continue;
+            }
+            if !check.hole {
+                let again = self.read(check.offset, check.len)?;
+                if again != check.hash {
+                    let path = self.shared.plan.files[file as usize].source.display();
+                    return Err(Unreadable::Changed(anyhow::anyhow!(
+                        "{path} changed at offset {} while it was being sent",
+                        check.offset
+                    )));
+                }
+            }
+            self.send(file, check.offset, check.len, check.hash, check.hole)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a block: a hole, or the data now in the buffer.
+    fn send(
+        &mut self,
+        file: u32,
+        offset: u64,
+        len: u32,
+        hash: u128,
+        hole: bool,
+    ) -> Result<(), Unreadable> {
+        let sent = if hole {
+            self.conn.write_frame(&Frame::Hole {
+                id: file,
+                offset,
+                len,
+            })
+        } else {
+            self.buf[..BLOCK_PREFIX].copy_from_slice(&block_prefix(file, offset, hash, len));
+            self.shared.progress.add_bytes(len.into());
+            self.conn.send_raw(&self.buf[..BLOCK_PREFIX + len as usize])
+        };
+        sent.map_err(Unreadable::Failed)
+    }
+
+    /// Adds a block hash to the file's fold.
+    fn fold(
+        &self,
+        local: &mut Option<Fold>,
+        file: u32,
+        blocks: u64,
+        block: u64,
+        hash: u128,
+    ) -> Result<()> {
+        match local {
+            Some(fold) => fold.add(block, hash),
+            None => self
+                .shared
+                .folds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(file)
+                .or_insert_with(|| Fold::new(blocks))
+                .add(block, hash),
         }
     }
-    conn.send(&Frame::End)?;
-    // Wait for the joiner to close its side: every frame was read.
-    match conn.read_frame()? {
-        None => Ok(()),
-        Some(frame) => bail!("unexpected {:?} frame on a data stream", frame.kind()),
+
+    fn zero_hash(&self, len: u32) -> u128 {
+        if len == BLOCK_SIZE {
+            self.zero_block
+        } else {
+            zero_hash(len.into())
+        }
+    }
+
+    fn is_hole(&self, offset: u64, len: u32) -> Result<bool, Unreadable> {
+        match &self.open {
+            Some((id, handle, true)) => {
+                let path = self.shared.plan.files[*id as usize].source;
+                is_hole(handle, offset, len, path).map_err(Unreadable::Failed)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Reads a block into the buffer (behind the frame prefix) and
+    /// returns its hash.
+    fn read(&mut self, offset: u64, len: u32) -> Result<u128, Unreadable> {
+        let Some((id, handle, _)) = &self.open else {
+            return Err(Unreadable::Failed(anyhow::anyhow!("no open file")));
+        };
+        let path = self.shared.plan.files[*id as usize].source;
+        let data = &mut self.buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize];
+        read_block(handle, data, offset, path)?;
+        Ok(block_hash(data))
     }
 }
 
 /// Opens a source file; it must still be as large as planned, and we
 /// note whether it may have holes.
-fn open_source(id: u32, file: &PlanFile<'_>) -> Result<(u32, File, bool)> {
-    let shown = file.source.display();
-    let handle =
-        File::open(file.source).map_err(|e| describe(&e, &shown.to_string(), "opening"))?;
+fn open_source(id: u32, file: &PlanFile<'_>) -> Result<(u32, File, bool), Unreadable> {
+    let shown = file.source.display().to_string();
+    let handle = File::open(file.source).map_err(|e| {
+        let err = describe(&e, &shown, "opening");
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Unreadable::Changed(err)
+        } else {
+            Unreadable::Failed(err)
+        }
+    })?;
     let meta = handle
         .metadata()
-        .with_context(|| format!("examining {shown}"))?;
-    ensure!(
-        meta.len() >= file.size,
-        "{shown} shrank from {} to {} bytes during the transfer",
-        file.size,
-        meta.len()
-    );
+        .with_context(|| format!("examining {shown}"))
+        .map_err(Unreadable::Failed)?;
+    if meta.len() < file.size {
+        return Err(Unreadable::Changed(anyhow::anyhow!(
+            "{shown} shrank from {} to {} bytes during the transfer",
+            file.size,
+            meta.len()
+        )));
+    }
     let sparse = meta.blocks().saturating_mul(512) < meta.len();
     Ok((id, handle, sparse))
 }
@@ -292,16 +502,16 @@ fn is_hole(file: &File, offset: u64, len: u32, path: &Path) -> Result<bool> {
     }
 }
 
-fn read_block(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<()> {
+fn read_block(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<(), Unreadable> {
     file.read_exact_at(buf, offset).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            anyhow::anyhow!(
+            Unreadable::Changed(anyhow::anyhow!(
                 "{} shrank during the transfer (reading {} bytes at offset {offset})",
                 path.display(),
                 buf.len()
-            )
+            ))
         } else {
-            describe(&e, &path.display().to_string(), "reading")
+            Unreadable::Failed(describe(&e, &path.display().to_string(), "reading"))
         }
     })
 }

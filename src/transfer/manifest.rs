@@ -1,0 +1,319 @@
+//! The joiner's side of a round's file list: every entry checked against
+//! this node's layout, what the donor no longer has deleted (the rsync
+//! method's `--delete`, per class), directories created, and the files
+//! this node already holds announced with `Have`, so the donor checks
+//! their blocks instead of sending them (delta transfer).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail, ensure};
+
+use super::Layout;
+use crate::fsutil::{DataDir, EntryKind, RelPath};
+use crate::net::{Connection, Transport};
+use crate::protocol::{Class, Frame};
+
+/// Most entries a file list may declare.
+const MAX_ENTRIES: usize = 10_000_000;
+
+/// What the joiner knows of a file it holds before data arrives.
+#[derive(Debug, Clone)]
+pub(crate) enum Held {
+    /// On disk with this size: blocks are read and hashed to compare.
+    Disk { size: u64 },
+    /// Received in the previous round: its block hashes are known.
+    Hashes { size: u64, hashes: Arc<[u128]> },
+}
+
+impl Held {
+    pub(crate) fn size(&self) -> u64 {
+        match self {
+            Held::Disk { size } | Held::Hashes { size, .. } => *size,
+        }
+    }
+}
+
+/// Block hashes of the files a round received, for the next round.
+pub(crate) type Memory = HashMap<(Class, RelPath), (u64, Arc<[u128]>)>;
+
+/// One file of the list.
+#[derive(Debug)]
+pub(crate) struct Listed {
+    pub(crate) class: Class,
+    pub(crate) path: RelPath,
+    pub(crate) size: u64,
+    pub(crate) mode: u32,
+    pub(crate) held: Option<Held>,
+}
+
+/// A checked file list, with the directories of each class opened.
+#[derive(Debug)]
+pub(crate) struct Manifest {
+    pub(crate) roots: Roots,
+    pub(crate) files: Vec<Listed>,
+    pub(crate) bytes: u64,
+}
+
+/// The open directories of each class on this node.
+#[derive(Debug)]
+pub(crate) struct Roots {
+    dirs: Vec<(Class, DataDir)>,
+}
+
+impl Roots {
+    fn open(layout: &Layout) -> Result<Roots> {
+        let mut dirs = Vec::new();
+        for class in [
+            Class::Data,
+            Class::SysTablespace,
+            Class::Redo,
+            Class::Undo,
+            Class::AriaLog,
+        ] {
+            dirs.push((class, DataDir::open(&layout.root(class), true)?));
+        }
+        Ok(Roots { dirs })
+    }
+
+    pub(crate) fn get(&self, class: Class) -> Result<&DataDir> {
+        self.dirs
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, d)| d)
+            .with_context(|| format!("no directory for {class:?} files"))
+    }
+}
+
+/// Reads a round's file list from `control`, checks every entry, deletes
+/// what the donor lacks, creates the directories, and (with `delta`)
+/// sends `Have` for each file this node holds: known from `memory` (the
+/// previous round) or found on disk. The caller then answers `Ready`.
+pub(crate) fn receive_manifest(
+    control: &mut Connection<Transport>,
+    layout: &Layout,
+    delta: bool,
+    memory: Option<&Memory>,
+) -> Result<Manifest> {
+    let mut roots = Roots::open(layout)?;
+    let mut dirs: Vec<(RelPath, u32)> = Vec::new();
+    let mut keep_dirs: HashSet<RelPath> = HashSet::new();
+    let mut keep_files: HashSet<(Class, RelPath)> = HashSet::new();
+    let mut files: Vec<Listed> = Vec::new();
+    let bytes = loop {
+        let frame = control.expect_frame("the file list")?;
+        ensure!(
+            dirs.len() + files.len() < MAX_ENTRIES,
+            "the donor's file list exceeds {MAX_ENTRIES} entries"
+        );
+        match frame {
+            Frame::Dir { class, mode, path } => {
+                ensure!(class == Class::Data, "directory entry of class {class:?}");
+                let rel = RelPath::parse(path).context("donor sent a bad directory name")?;
+                check_top(layout, &rel)?;
+                ensure!(
+                    keep_dirs.insert(rel.clone()),
+                    "donor sent directory {rel} twice"
+                );
+                dirs.push((rel, mode));
+            }
+            Frame::File {
+                id,
+                class,
+                size,
+                mode,
+                path,
+            } => {
+                ensure!(id as usize == files.len(), "file ids out of order at {id}");
+                let rel = RelPath::parse(path).context("donor sent a bad file name")?;
+                check_file(layout, &keep_dirs, class, &rel)?;
+                ensure!(
+                    keep_files.insert((class, rel.clone())),
+                    "donor sent file {rel} twice"
+                );
+                if class == Class::Binlog && roots.get(Class::Binlog).is_err() {
+                    roots
+                        .dirs
+                        .push((class, DataDir::open(&layout.root(class), true)?));
+                }
+                files.push(Listed {
+                    class,
+                    path: rel,
+                    size,
+                    mode,
+                    held: None,
+                });
+            }
+            Frame::ManifestEnd { files: n, bytes } => {
+                ensure!(
+                    n as usize == files.len(),
+                    "the donor announced {n} files but listed {}",
+                    files.len()
+                );
+                break bytes;
+            }
+            other => bail!("unexpected {:?} frame in the file list", other.kind()),
+        }
+    };
+    let declared = files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.size))
+        .context("the donor's file sizes overflow")?;
+    ensure!(
+        declared == bytes,
+        "the donor announced {bytes} bytes but listed {declared}"
+    );
+    prune(&roots, layout, &keep_dirs, &keep_files, control)?;
+    let data = roots.get(Class::Data)?;
+    for (rel, mode) in &dirs {
+        data.create_dir(rel, *mode)?;
+    }
+    if delta {
+        for (id, file) in files.iter_mut().enumerate() {
+            let remembered = memory.and_then(|m| m.get(&(file.class, file.path.clone())));
+            file.held = match remembered {
+                Some((size, hashes)) => Some(Held::Hashes {
+                    size: *size,
+                    hashes: Arc::clone(hashes),
+                }),
+                None => roots
+                    .get(file.class)?
+                    .file_size(&file.path)?
+                    .map(|size| Held::Disk { size }),
+            };
+            if let Some(held) = &file.held {
+                control.write_frame(&Frame::Have {
+                    id: id as u32,
+                    size: held.size(),
+                })?;
+            }
+        }
+    }
+    Ok(Manifest {
+        roots,
+        files,
+        bytes,
+    })
+}
+
+/// A database directory must not be one of this node's configured
+/// directories, nor a name rsync never treats as a database.
+fn check_top(layout: &Layout, rel: &RelPath) -> Result<()> {
+    let top = &rel.components()[0];
+    ensure!(
+        !layout.is_excluded(top),
+        "donor sent database directory {:?}, which on this joiner is a configured \
+         directory or a reserved name; give the joiner's InnoDB/Aria/binlog directories \
+         other names or paths outside the datadir",
+        top
+    );
+    Ok(())
+}
+
+fn check_file(
+    layout: &Layout,
+    keep_dirs: &HashSet<RelPath>,
+    class: Class,
+    rel: &RelPath,
+) -> Result<()> {
+    let parts = rel.components();
+    if class == Class::Data {
+        check_top(layout, rel)?;
+        let parent = rel
+            .parent()
+            .with_context(|| format!("donor sent top-level file {rel} as data"))?;
+        ensure!(
+            keep_dirs.contains(&parent),
+            "donor sent {rel} before its directory"
+        );
+    } else {
+        ensure!(
+            parts.len() == 1 && layout.is_member(class, &parts[0]),
+            "donor sent {rel} as a {class:?} file, which this joiner does not accept"
+        );
+    }
+    Ok(())
+}
+
+/// Deletes, per class, what this node has and the donor did not list.
+/// Top-level files of the datadir are never touched.
+fn prune(
+    roots: &Roots,
+    layout: &Layout,
+    keep_dirs: &HashSet<RelPath>,
+    keep_files: &HashSet<(Class, RelPath)>,
+    control: &mut Connection<Transport>,
+) -> Result<()> {
+    let data = roots.get(Class::Data)?;
+    for (name, kind) in data.list(None)? {
+        if layout.is_excluded(&name) || !matches!(kind, EntryKind::Dir | EntryKind::Symlink) {
+            continue;
+        }
+        let Ok(rel) = RelPath::name(&name) else {
+            log::warn!("leaving {:?} in the datadir: not a valid name", name);
+            continue;
+        };
+        if kind == EntryKind::Symlink && keep_dirs.contains(&rel) {
+            bail!(
+                "{} is a symbolic link, and the donor sends a database of that name: \
+                 rsrsync never writes through symbolic links; replace the link with a \
+                 directory (or a mount point) and retry",
+                data.show(&rel)
+            );
+        }
+        if kind == EntryKind::Dir && keep_dirs.contains(&rel) {
+            prune_tree(data, &rel, keep_dirs, keep_files, control)?;
+        } else {
+            log::debug!("removing {} (not on the donor)", data.show(&rel));
+            data.remove(&rel)?;
+        }
+    }
+    for class in [
+        Class::SysTablespace,
+        Class::Redo,
+        Class::Undo,
+        Class::AriaLog,
+    ] {
+        let dir = roots.get(class)?;
+        for (name, kind) in dir.list(None)? {
+            if matches!(kind, EntryKind::File | EntryKind::Symlink)
+                && layout.is_member(class, &name)
+            {
+                let rel = RelPath::name(&name)?;
+                if !keep_files.contains(&(class, rel.clone())) {
+                    log::info!("removing {} (not on the donor)", dir.show(&rel));
+                    dir.remove(&rel)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn prune_tree(
+    data: &DataDir,
+    dir: &RelPath,
+    keep_dirs: &HashSet<RelPath>,
+    keep_files: &HashSet<(Class, RelPath)>,
+    control: &mut Connection<Transport>,
+) -> Result<()> {
+    control.keepalive()?;
+    for (name, kind) in data.list(Some(dir))? {
+        let Ok(rel) = dir.join(&name) else {
+            log::warn!("leaving {:?} in {}: not a valid name", name, data.show(dir));
+            continue;
+        };
+        let keep = match kind {
+            EntryKind::Dir => keep_dirs.contains(&rel),
+            EntryKind::File => keep_files.contains(&(Class::Data, rel.clone())),
+            EntryKind::Symlink | EntryKind::Other => false,
+        };
+        if !keep {
+            log::debug!("removing {} (not on the donor)", data.show(&rel));
+            data.remove(&rel)?;
+        } else if kind == EntryKind::Dir {
+            prune_tree(data, &rel, keep_dirs, keep_files, control)?;
+        }
+    }
+    Ok(())
+}

@@ -8,18 +8,18 @@
 //!
 //! # Flow
 //!
-//! [`run`]: parse the Galera options ([`cli`]) → read my.cnf ([`config`])
-//! → resolve the settings of this node ([`settings`]) → install signal
-//! handling ([`signals`]) → run the role ([`roles`]) → pick the exit code
-//! ([`exit`]).
+//! [`run`]: parse the Galera options (`cli`) → read my.cnf (`config`)
+//! → resolve the settings of this node (`settings`) → install signal
+//! handling (`signals`) → run the role (`roles`) → pick the exit code
+//! (`exit`).
 //!
 //! - Joiner: bind the SST port, print `ready <secret>@host:port/…`, accept
 //!   only the donor that proves the secret, receive the file list and the
-//!   blocks over N streams ([`transfer::receive`]), verify every hash,
+//!   blocks over N streams (`transfer::receive`), verify every hash,
 //!   replace binlogs, sync, print `UUID:seqno domain`.
 //! - Donor: connect and prove the secret, print `flush tables`, wait for
-//!   `tables_flushed`, walk the file set ([`transfer::walk`]) and send it
-//!   ([`transfer::send`]), print `continue`, complete, print `done …`.
+//!   `tables_flushed`, walk the file set (`transfer::walk`) and send it
+//!   (`transfer::send`), print `continue`, complete, print `done …`.
 //!
 //! # Modules
 //!

@@ -439,10 +439,13 @@ _cl_sst_stamp() {
 
 # Print the seconds (two decimals) between node $1's "<method> <SST|IST>
 # started on <role>" and "… completed on <role>" lines after byte $2, where
-# $3 is the role and $4 SST or IST (default SST). Returns 1 if either is missing.
+# $3 is the role and $4 SST or IST (default SST). A joiner learns that it
+# gets an IST only from the donor, so its IST starts with "SST started".
+# Returns 1 if either is missing.
 cl_sst_seconds() {
     local kind="$SST_METHOD ${4:-SST}" t0 t1
-    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") || return 1
+    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") ||
+        t0=$(_cl_sst_stamp "$1" "$2" "$SST_METHOD SST started on $3") || return 1
     t1=$(_cl_sst_stamp "$1" "$2" "$kind completed on $3") || return 1
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
 }

@@ -3,7 +3,10 @@
 # case once per SST method and prints the table). A node KIND is "host" (the
 # host's MariaDB) or a Debian suite whose chroot bin/lib/chroot.sh built
 # (trixie, forky, …). Each cluster starts on the node with the oldest Galera:
-# an older Galera cannot join a cluster that speaks a newer gcs protocol.
+# an older Galera cannot join a group that speaks a newer gcs protocol, and
+# a group of newer Galeras only speaks the protocol of the oldest member, so
+# when a transfer goes from a newer Galera to an older one, an older-Galera
+# node (node 1) stays in the cluster throughout, as in a rolling upgrade.
 #
 #   case.sh sst DONOR JOINER
 #       DONOR has DATA_MB of data, JOINER joins from an empty datadir (SST);
@@ -14,7 +17,8 @@
 #       since 11.0) and stop, saying so.
 #   case.sh ist A B
 #       A and B in one cluster (B joined by SST: setup); then IST A→B (B
-#       restarts after writes on A) and IST B→A; every table equal.
+#       restarts after writes on A) and IST B→A; every table equal; writes
+#       on each node reach the others.
 #   case.sh rolling FROM TO
 #       3 nodes of FROM; replaced by TO one at a time: node 3 in place (IST
 #       from node 1), node 2 from an empty datadir (SST from node 1, FROM),
@@ -127,9 +131,10 @@ row_end() {
 diagnose() {
     local i line out=()
     for ((i = 1; i <= CL_NODES; i++)); do
-        line=$(cl_log_grep "$i" "${MARK[$i]:-0}" 'WSREP_SST: \[ERROR\]' | head -n 1)
+        # awk, not head: an early exit would fail the pipe (SIGPIPE).
+        line=$(cl_log_grep "$i" "${MARK[$i]:-0}" 'WSREP_SST: \[ERROR\]' | awk 'NR == 1')
         [[ -n $line ]] || line=$(cl_log_grep "$i" "${MARK[$i]:-0}" '\[ERROR\]' |
-            grep -v 'Aborted connection' | head -n 1)
+            awk '!/Aborted connection/ && !n++')
         [[ -n $line ]] || continue
         line=$(sed -E 's/^[0-9-]+ +[0-9:]+ [0-9]+ //; s/ \([0-9]{8} [0-9:.]+\)$//' <<<"$line")
         out+=("node$i ($(cl_server_version "$i" 2>/dev/null || echo '?')): ${line:0:300}")
@@ -143,6 +148,7 @@ diagnose() {
 on_exit() {
     local rc=$? r d seen
     trap - ERR
+    set +e
     if [[ -n $ROW ]]; then
         local why=${LAST_ERR:-exit $rc}
         [[ -n $CL_BASE ]] && why="$why | $(diagnose)"
@@ -175,10 +181,17 @@ join() {
     XFER=$(cl_sst_seconds "$i" "${MARK[$i]}" joiner "$kind") || XFER=-
 }
 
-# Stop node $1 and wait until node $2 sees the cluster shrink to $3.
+# Stop node $1 and wait until another running node sees the cluster shrink.
 leave() {
-    cl_stop "$1"
-    cl_wait_size "$2" "$3" 60
+    local i=$1 k obs='' n=0
+    for ((k = 1; k <= CL_NODES; k++)); do
+        if ((k != i)) && cl_running "$k"; then
+            n=$((n + 1))
+            obs=${obs:-$k}
+        fi
+    done
+    cl_stop "$i"
+    if [[ -n $obs ]]; then cl_wait_size "$obs" "$n" 60; fi
 }
 
 # Fail unless every node in $2… has the same tables as node $1.
@@ -220,7 +233,7 @@ start_cluster() {
 # SST from kind $1 to kind $2; with $3=refused, expect the joiner to refuse
 # the datadir (innodb_change_buffering=all on a 10.x joiner of 11.x data).
 case_sst() {
-    local donor=$1 joiner=$2 expect=${3:-join} row j d extra=()
+    local donor=$1 joiner=$2 expect=${3:-join} row j d extra=() nodes
     row="SST $(kind_label "$donor") → $(kind_label "$joiner")"
     if [[ $expect == refused ]]; then
         row="$row, joiner innodb_change_buffering=all"
@@ -228,29 +241,28 @@ case_sst() {
     fi
     plan "$row"
     if galera_newer "$donor" "$joiner"; then
-        # Start on the joiner's older Galera; the donor joins it first.
-        start_cluster 2 "$joiner" "$donor"
-        say "== setup: node 2 ($donor) joins node 1 ($joiner), so node 1 can rejoin as the joiner"
+        # Node 1 (the joiner's older Galera) holds the data and stays; the
+        # donor joins it first, then node 3 joins from the donor.
+        start_cluster 3 "$joiner" "$donor" "$joiner"
+        say "== setup: node 2 ($donor) joins node 1 ($joiner) by SST"
         cl_start 2
         cl_wait_synced 2
-        j=1 d=2
-        row_begin "$row"
-        leave 1 2 1
-        cl_wipe 1
+        j=3 d=2 nodes=(1 2 3)
+        extra+=(--wsrep-sst-donor=node2)
     else
         start_cluster 2 "$donor" "$joiner"
-        j=2 d=1
-        row_begin "$row"
+        j=2 d=1 nodes=(1 2)
     fi
+    row_begin "$row"
     if [[ $expect == refused ]]; then
         expect_refusal "$j" "${extra[@]}"
         return 0
     fi
-    join "$j" SST
+    join "$j" SST "${extra[@]}"
     [[ -n $(cl_log_grep "$d" "${MARK[$d]}" "$M SST completed on donor") ]] ||
         die "node $d's log lacks '$M SST completed on donor'"
     all_equal "$d" "$j"
-    writes_everywhere sst 1 2
+    writes_everywhere sst "${nodes[@]}"
     row_end PASS "$XFER"
 }
 
@@ -276,32 +288,41 @@ expect_refusal() {
         sed -E 's/^[0-9-]+ +[0-9:]+ [0-9]+ //' | paste -sd '|')"
 }
 
-# IST both ways between kinds $1 and $2.
+# IST both ways between kinds $1 and $2: node na of kind A, node nb of
+# kind B; with different Galeras, A is the older and node 1 (A) stays.
 case_ist() {
-    local a=$1 b=$2 la lb
+    local a=$1 b=$2 la lb na nb nodes k
     if galera_newer "$a" "$b"; then
         a=$2 b=$1
     fi
     la=$(kind_label "$a") lb=$(kind_label "$b")
     plan "IST $la → $lb" "IST $lb → $la"
-    start_cluster 2 "$a" "$b"
-    say "== setup: node 2 ($b) joins by SST"
-    cl_start 2
-    cl_wait_synced 2
+    if galera_newer "$b" "$a"; then
+        start_cluster 3 "$a" "$b" "$a"
+        na=3 nb=2 nodes=(1 2 3)
+    else
+        start_cluster 2 "$a" "$b"
+        na=1 nb=2 nodes=(1 2)
+    fi
+    say "== setup: the other nodes join node 1 by SST"
+    for ((k = 2; k <= CL_NODES; k++)); do
+        cl_start "$k"
+        cl_wait_synced "$k"
+    done
 
     row_begin "IST $la → $lb"
-    leave 2 1 1
-    data_write_more 1 ist_a
-    join 2 IST
-    all_equal 1 2
+    leave "$nb"
+    data_write_more "$na" ist_a
+    join "$nb" IST "--wsrep-sst-donor=node$na"
+    all_equal "$na" "$nb"
     row_end PASS "$XFER"
 
     row_begin "IST $lb → $la"
-    leave 1 2 1
-    data_write_more 2 ist_b
-    join 1 IST
-    all_equal 2 1
-    writes_everywhere ist 1 2
+    leave "$na"
+    data_write_more "$nb" ist_b
+    join "$na" IST "--wsrep-sst-donor=node$nb"
+    all_equal "$nb" "$na"
+    writes_everywhere ist "${nodes[@]}"
     row_end PASS "$XFER"
 }
 
@@ -322,7 +343,7 @@ case_rolling() {
     cl_wait_synced 3
 
     row_begin "$r1"
-    leave 3 1 2
+    leave 3
     data_write_more 1 roll1
     cl_set_root 3 "$(kind_root "$to")"
     join 3 IST --wsrep-sst-donor=node1
@@ -330,7 +351,7 @@ case_rolling() {
     row_end PASS "$XFER"
 
     row_begin "$r2"
-    leave 2 1 2
+    leave 2
     cl_wipe 2
     data_write_more 1 roll2
     cl_set_root 2 "$(kind_root "$to")"
@@ -339,7 +360,7 @@ case_rolling() {
     row_end PASS "$XFER"
 
     row_begin "$r3"
-    leave 1 2 2
+    leave 1
     data_write_more 2 roll3
     d1=$(cl_datadir 1)
     rm -f "$d1/grastate.dat"

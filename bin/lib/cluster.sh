@@ -24,7 +24,7 @@
 # Environment:
 #   SST_METHOD   the wsrep_sst_method (default rsrsync; rsync = stock script)
 #   SST_BIN_DIR  a dir put first on mariadbd's PATH, for a development binary
-#                (mariadbd only prepends /usr/bin when PATH lacks it)
+#                (host nodes only; see _cl_set_as_mysql)
 #   KEEP=1       keep the base dir after success (it is always kept on failure)
 #   CL_TMP       where to create the base dir (default /tmp)
 #   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
@@ -56,7 +56,11 @@ cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
 _cl_set_as_mysql() {
     local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     # Absolute: mariadbd runs in the base dir, where a relative dir is wrong.
-    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):$path"
+    # Before an SST mariadbd puts "<basedir>/bin" first on PATH unless PATH
+    # already contains that string (wsrep_prepend_PATH: a strstr), and with
+    # basedir /usr/ the string is "/usr//bin": "/usr/bin" does not match,
+    # so /usr/bin/wsrep_sst_* would win over SST_BIN_DIR. Spell it so.
+    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):${path/:\/usr\/bin:/:/usr//bin:}"
     CL_AS_MYSQL=(setpriv --reuid=mysql --regid=mysql --init-groups --
         env PATH="$path" HOME="$CL_BASE" USER=mysql LOGNAME=mysql)
 }

@@ -12,9 +12,11 @@
 #       DONOR has DATA_MB of data, JOINER joins from an empty datadir (SST);
 #       every table equal; then writes on each node reach the other.
 #   case.sh refused DONOR JOINER
-#       the same SST, but the joiner runs with innodb_change_buffering=all:
-#       a 10.x server must refuse an 11.x datadir (the change buffer is gone
-#       since 11.0) and stop, saying so.
+#       the same SST where the joiner's server cannot use the donor's files:
+#       it must stop after the SST, saying why. Donor < 10.8, joiner >= 10.8:
+#       "Upgrade after a crash is not supported" (the redo log format changed
+#       in 10.8). Donor >= 11.0, joiner < 11.0, joiner with
+#       innodb_change_buffering=all: the change buffer is gone since 11.0.
 #   case.sh ist A B
 #       A and B in one cluster (B joined by SST: setup); then IST A→B (B
 #       restarts after writes on A) and IST B→A; every table equal; writes
@@ -80,6 +82,18 @@ kind_label() {
     v=$(kind_versions "$1")
     [[ $suite == host ]] && suite=$(_ch_host_codename)
     printf '%s (%s)\n' "${v%% *}" "$suite"
+}
+
+# Print the MariaDB major.minor of kind $1.
+kind_major() {
+    local v
+    v=$(kind_versions "$1")
+    sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$v"
+}
+
+# True when version $1 (major.minor) is older than $2.
+version_lt() {
+    [[ $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1) == "$1" ]]
 }
 
 # True when kind $1's Galera is newer than kind $2's.
@@ -231,13 +245,22 @@ start_cluster() {
 # --- cases -------------------------------------------------------------------
 
 # SST from kind $1 to kind $2; with $3=refused, expect the joiner to refuse
-# the datadir (innodb_change_buffering=all on a 10.x joiner of 11.x data).
+# the datadir (see the header).
 case_sst() {
-    local donor=$1 joiner=$2 expect=${3:-join} row j d extra=() nodes
+    local donor=$1 joiner=$2 expect=${3:-join} row j d extra=() nodes dv jv
     row="SST $(kind_label "$donor") → $(kind_label "$joiner")"
     if [[ $expect == refused ]]; then
-        row="$row, joiner innodb_change_buffering=all"
-        extra=(--innodb-change-buffering=all)
+        dv=$(kind_major "$donor") jv=$(kind_major "$joiner")
+        if version_lt "$dv" 10.8 && ! version_lt "$jv" 10.8; then
+            REFUSAL='InnoDB: Upgrade after a crash is not supported'
+            row="$row (must be refused)"
+        elif ! version_lt "$dv" 11.0 && version_lt "$jv" 11.0; then
+            REFUSAL='InnoDB: The change buffer is corrupted or has been removed on upgrade to MariaDB 11.0 or later'
+            row="$row, joiner innodb_change_buffering=all (must be refused)"
+            extra=(--innodb-change-buffering=all)
+        else
+            die "no known refusal of a $dv datadir by a $jv server"
+        fi
     fi
     plan "$row"
     if galera_newer "$donor" "$joiner"; then
@@ -267,9 +290,9 @@ case_sst() {
 }
 
 # Start node $1 (args follow) and expect it to receive the SST, then refuse
-# the datadir: its mariadbd exits, logging the change-buffer error.
+# the datadir: its mariadbd exits, logging REFUSAL.
 expect_refusal() {
-    local i=$1 t0=$SECONDS limit=300 why='The change buffer is corrupted or has been removed on upgrade to MariaDB 11.0 or later'
+    local i=$1 t0=$SECONDS limit=300 why=$REFUSAL
     shift
     cl_start "$i" "$@"
     while cl_running "$i"; do
@@ -284,7 +307,7 @@ expect_refusal() {
     [[ -n $(cl_log_grep "$i" "${MARK[$i]}" "$why") ]] ||
         die "node $i exited after the SST without logging '$why'"
     CL_PID[i]=
-    row_end REFUSED "" "$(cl_log_grep "$i" "${MARK[$i]}" 'InnoDB: (The change buffer|Plugin initialization aborted)' |
+    row_end REFUSED "" "$(cl_log_grep "$i" "${MARK[$i]}" "$why|InnoDB: Plugin initialization aborted" |
         sed -E 's/^[0-9-]+ +[0-9:]+ [0-9]+ //' | paste -sd '|')"
 }
 

@@ -9,7 +9,8 @@
 # Steps:
 #   1. host prerequisites with apt (the test packages, debootstrap);
 #   2. a chroot per suite of MATRIX_SUITES (default "trixie forky": MariaDB
-#      11.8 with the same Galera as the host, and with a newer one) under
+#      11.8 with the same Galera as the host, and with a newer one) and of
+#      MATRIX_OLD_SUITES (default "bullseye": MariaDB 10.5, older Galera) under
 #      CH_CACHE (default /var/cache/rsrsync-chroots), built from the host's
 #      apt mirror when missing or incomplete, else reused (bin/lib/chroot.sh);
 #   3. the rsrsync binary (RSRSYNC_BIN; default the static release build,
@@ -40,6 +41,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 run_with_time_limit "${MATRIX_TIME_LIMIT:-10800}" "$0" "$@"
 require_root
 : "${MATRIX_SUITES:=trixie forky}"
+: "${MATRIX_OLD_SUITES=bullseye}"
+ALL_SUITES="$MATRIX_SUITES $MATRIX_OLD_SUITES"
 : "${SST_METHODS:=rsync rsrsync}"
 : "${DATA_MB:=20}"
 export DATA_MB CH_CACHE
@@ -51,7 +54,9 @@ CAPTURE=
 
 # The default cases: for each suite S, SST both ways and within S, the
 # refusal of S's datadir by a 10.x joiner that uses the change buffer, IST
-# both ways, a rolling upgrade host → S; SST between each two suites.
+# both ways, a rolling upgrade host → S; SST between each two suites; for
+# each old suite O, SST within O and the refusal of O's datadir by the host
+# and by each suite (a file copy of a running pre-10.8 server).
 default_cases() {
     local s t
     printf '%s\n' sst:host:host
@@ -61,13 +66,17 @@ default_cases() {
     for s in $MATRIX_SUITES; do
         for t in $MATRIX_SUITES; do [[ $s != "$t" ]] && printf '%s\n' "sst:$s:$t"; done
     done
+    for s in $MATRIX_OLD_SUITES; do
+        printf '%s\n' "sst:$s:$s" "refused:$s:host"
+        for t in $MATRIX_SUITES; do printf '%s\n' "refused:$s:$t"; done
+    done
     return 0
 }
 
 # EXIT trap: remove the staging dirs; leave each chroot with the plain binary.
 on_exit() {
     local rc=$? s root
-    for s in $MATRIX_SUITES; do
+    for s in $ALL_SUITES; do
         root=$(ch_root "$s")
         if [[ -f $root/usr/bin/wsrep_sst_rsrsync.real ]]; then
             mv -f "$root/usr/bin/wsrep_sst_rsrsync.real" "$root/usr/bin/wsrep_sst_rsrsync"
@@ -115,7 +124,8 @@ collect_fixtures() {
             if [[ -f ${f%.argv}.stdin ]]; then
                 {
                     printf '# stdin of wsrep_sst_rsrsync, role %s, as written by mariadbd %s\n' "$role" "$version"
-                    printf '# (empty: nothing but end of file); password values redacted. Captured with %s.\n' "${out##*/}"
+                    printf '# (the lines after this header; none: only end of file), password values\n'
+                    printf '# redacted. Captured with %s.\n' "${out##*/}"
                     cat "${f%.argv}.stdin"
                 } >"${out%.txt}.stdin.txt"
             fi
@@ -142,7 +152,7 @@ report() {
     local row m line s
     say "# Cross-version matrix ($(date -u '+%Y-%m-%d %H:%M UTC'), DATA_MB=$DATA_MB)"
     say ""
-    say "Servers: host $(_ch_host_codename) $(ch_versions /)$(for s in $MATRIX_SUITES; do printf '; %s %s' "$s" "$(ch_versions "$(ch_root "$s")")"; done)."
+    say "Servers: host $(_ch_host_codename) $(ch_versions /)$(for s in $ALL_SUITES; do printf '; %s %s' "$s" "$(ch_versions "$(ch_root "$s")")"; done)."
     say "rsrsync: $RSRSYNC_BIN (sha256 $(sha256sum "$RSRSYNC_BIN" | cut -c1-16)), commit $(git -C "$RS_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
     say "Cells: result, wall time from the joiner's start to Synced (or the row's time), and in"
     say "parentheses the SST/IST time on the joiner from its WSREP_SST started/completed lines."
@@ -168,8 +178,8 @@ mkdir -p "$LOGS"
 say "== prerequisites (apt; log in $LOGS/apt.log)"
 ensure_apt_packages "$LOGS/apt.log" "${RS_APT_PACKAGES[@]}" debootstrap
 
-say "== chroots: $MATRIX_SUITES (in $CH_CACHE)"
-for s in $MATRIX_SUITES; do
+say "== chroots: $ALL_SUITES (in $CH_CACHE)"
+for s in $ALL_SUITES; do
     root=$(ch_ensure "$s" "$LOGS/chroot-$s.log")
     say "   $s: $(ch_versions "$root")"
 done
@@ -192,7 +202,7 @@ if [[ -n ${MATRIX_ARGV_FIXTURES:-} ]]; then
 fi
 if [[ -x $RSRSYNC_BIN ]]; then
     install_binary "$RSRSYNC_BIN" "$STAGE"
-    for s in $MATRIX_SUITES; do install_binary "$RSRSYNC_BIN" "$(ch_root "$s")/usr/bin"; done
+    for s in $ALL_SUITES; do install_binary "$RSRSYNC_BIN" "$(ch_root "$s")/usr/bin"; done
 fi
 export SST_BIN_DIR=$STAGE
 

@@ -185,7 +185,7 @@ install_traps err
 # Start node $1 (extra mariadbd args follow), wait until Synced, fail unless
 # its log says its $2 (SST or IST) completed since the row began; set XFER to
 # the seconds of that transfer on the joiner ("-" when not logged).
-join() {
+join_node() {
     local i=$1 kind=$2
     shift 2
     cl_start "$i" "$@"
@@ -281,7 +281,7 @@ case_sst() {
         expect_refusal "$j" "${extra[@]}"
         return 0
     fi
-    join "$j" SST "${extra[@]}"
+    join_node "$j" SST "${extra[@]}"
     [[ -n $(cl_log_grep "$d" "${MARK[$d]}" "$M SST completed on donor") ]] ||
         die "node $d's log lacks '$M SST completed on donor'"
     all_equal "$d" "$j"
@@ -336,14 +336,14 @@ case_ist() {
     row_begin "IST $la → $lb"
     leave "$nb"
     data_write_more "$na" ist_a
-    join "$nb" IST "--wsrep-sst-donor=node$na"
+    join_node "$nb" IST "--wsrep-sst-donor=node$na"
     all_equal "$na" "$nb"
     row_end PASS "$XFER"
 
     row_begin "IST $lb → $la"
     leave "$na"
     data_write_more "$nb" ist_b
-    join "$na" IST "--wsrep-sst-donor=node$nb"
+    join_node "$na" IST "--wsrep-sst-donor=node$nb"
     all_equal "$nb" "$na"
     writes_everywhere ist "${nodes[@]}"
     row_end PASS "$XFER"
@@ -369,7 +369,7 @@ case_rolling() {
     leave 3
     data_write_more 1 roll1
     cl_set_root 3 "$(kind_root "$to")"
-    join 3 IST --wsrep-sst-donor=node1
+    join_node 3 IST --wsrep-sst-donor=node1
     all_equal 1 3
     row_end PASS "$XFER"
 
@@ -378,7 +378,7 @@ case_rolling() {
     cl_wipe 2
     data_write_more 1 roll2
     cl_set_root 2 "$(kind_root "$to")"
-    join 2 SST --wsrep-sst-donor=node1
+    join_node 2 SST --wsrep-sst-donor=node1
     all_equal 1 2
     row_end PASS "$XFER"
 
@@ -388,7 +388,7 @@ case_rolling() {
     d1=$(cl_datadir 1)
     rm -f "$d1/grastate.dat"
     cl_set_root 1 "$(kind_root "$to")"
-    join 1 SST --wsrep-sst-donor=node3
+    join_node 1 SST --wsrep-sst-donor=node3
     all_equal 3 1
     row_end PASS "$XFER"
 

@@ -112,7 +112,7 @@ ch_ensure() {
         printf '%s\n' "$root"
         return 0
     fi
-    command -v debootstrap >/dev/null || ensure_apt_packages "$log" debootstrap
+    command -v debootstrap >/dev/null || ensure_apt_packages "$log" debootstrap >&2
     mirror=${CH_MIRROR:-$(ch_host_mirror)}
     # debootstrap knows a suite by a script of that name; a newer Debian
     # (forky, …) than the installed debootstrap knows is built like sid.

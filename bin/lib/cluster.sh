@@ -13,10 +13,18 @@
 #   logs/           output of noisy commands (install, loads)
 # Ports: SQL, galera base_port, IST, SST receive = CL_PORT_BASE+10*i+{0,1,2,3}.
 #
+# A node runs the host's mariadbd, or, after cl_set_root <i> <dir>, the
+# mariadbd of the Debian chroot <dir> (another server version; see
+# bin/lib/chroot.sh): in a private mount namespace (so nothing stays
+# mounted) with /proc and /dev mounted and the base dir's parent bind-mounted
+# at the same path, so every path (my.cnf, datadir, socket, error log) is the
+# same inside the chroot and out, and a node can switch versions in place.
+# A chroot node runs the SST script from the chroot's /usr/bin.
+#
 # Environment:
 #   SST_METHOD   the wsrep_sst_method (default rsrsync; rsync = stock script)
 #   SST_BIN_DIR  a dir put first on mariadbd's PATH, for a development binary
-#                (mariadbd only prepends /usr/bin when PATH lacks it)
+#                (host nodes only; see _cl_set_as_mysql)
 #   KEEP=1       keep the base dir after success (it is always kept on failure)
 #   CL_TMP       where to create the base dir (default /tmp)
 #   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
@@ -31,6 +39,8 @@ CL_BASE=
 CL_NODES=0
 CL_PORT_BASE=0
 declare -a CL_PID=()
+# Per node: the chroot it runs in ("" = the host).
+declare -a CL_ROOT=()
 
 # The datadir of node $1.
 cl_datadir() { printf '%s\n' "$CL_BASE/node$1/data"; }
@@ -46,13 +56,72 @@ cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
 _cl_set_as_mysql() {
     local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     # Absolute: mariadbd runs in the base dir, where a relative dir is wrong.
-    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):$path"
+    # Before an SST mariadbd puts "<basedir>/bin" first on PATH unless PATH
+    # already contains that string (wsrep_prepend_PATH: a strstr), and with
+    # basedir /usr/ the string is "/usr//bin": "/usr/bin" does not match,
+    # so /usr/bin/wsrep_sst_* would win over SST_BIN_DIR. Spell it so.
+    [[ -n ${SST_BIN_DIR:-} ]] && path="$(realpath "$SST_BIN_DIR"):${path/:\/usr\/bin:/:/usr//bin:}"
     CL_AS_MYSQL=(setpriv --reuid=mysql --regid=mysql --init-groups --
         env PATH="$path" HOME="$CL_BASE" USER=mysql LOGNAME=mysql)
 }
 
-# Run a command as the mysql user (see _cl_set_as_mysql).
-_cl_as_mysql() { "${CL_AS_MYSQL[@]}" "$@"; }
+# Set CL_CMD to the command prefix that runs a program of node $1 as mysql:
+# CL_AS_MYSQL on the host; for a chroot node, the same inside its chroot
+# (through a private mount namespace: /proc, /dev and the base dir's parent
+# mounted; see the header). exec all the way down: the PID is the program's.
+_cl_node_cmd() {
+    local root=${CL_ROOT[$1]:-}
+    if [[ -z $root ]]; then
+        CL_CMD=("${CL_AS_MYSQL[@]}")
+        return 0
+    fi
+    # shellcheck disable=SC2016 # expanded by that inner sh
+    CL_CMD=(unshare --mount --propagation private -- sh -c '
+        root=$1 base=$2; shift 2
+        shared=${base%/*}
+        mkdir -p "$root$shared" &&
+            mount -t proc proc "$root/proc" && mount --bind /dev "$root/dev" &&
+            mount --bind "$shared" "$root$shared" || exit 125
+        cd "$root$base" && exec chroot "$root" "$@"' sh "$root" "$CL_BASE"
+        setpriv --reuid=mysql --regid=mysql --init-groups --
+        env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+        HOME="$CL_BASE" USER=mysql LOGNAME=mysql)
+}
+
+# Run the command $2… as the mysql user of node $1 (host or its chroot).
+_cl_node_as_mysql() {
+    _cl_node_cmd "$1"
+    shift
+    "${CL_CMD[@]}" "$@"
+}
+
+# Make node $1 run the servers of the chroot $2 ("" or absent: the host's)
+# from its next start on; its datadir and ports stay. The node must be stopped.
+cl_set_root() {
+    local i=$1 root=${2:-}
+    cl_running "$i" && die "cannot move node $i to ${root:-the host}: it is running"
+    CL_ROOT[i]=$root
+    [[ -n $CL_BASE ]] && _cl_check_node "$i"
+    return 0
+}
+
+# Fail unless node $1's root has the Galera provider and the SST script of
+# SST_METHOD on mariadbd's PATH (as mysql).
+_cl_check_node() {
+    local i=$1 root=${CL_ROOT[$1]:-}
+    [[ -r $root$CL_PROVIDER ]] || die "$root$CL_PROVIDER missing: install galera-4${root:+ in $root}"
+    # shellcheck disable=SC2016 # $1 is expanded by that inner sh
+    _cl_node_as_mysql "$i" sh -c 'command -v "wsrep_sst_$1"' sh "$SST_METHOD" >/dev/null ||
+        die "wsrep_sst_$SST_METHOD is not on node $i's mariadbd PATH as the mysql user${root:+ in the chroot $root (copy the binary to $root/usr/bin)} (install the .deb, or set SST_BIN_DIR to a dir mysql can read)"
+}
+
+# Print the version of node $1's mariadbd (e.g. 10.11.19-MariaDB-0+deb12u1).
+cl_server_version() {
+    local v
+    v=$(_cl_node_as_mysql "$1" mariadbd --version 2>/dev/null) || return 1
+    v=${v#*Ver }
+    printf '%s\n' "${v%% *}"
+}
 
 # Print the first port base (step 100 from 16000) with 10*(N+1) free ports.
 _cl_pick_ports() {
@@ -72,7 +141,6 @@ _cl_pick_ports() {
 cl_init() {
     CL_NODES=$1
     id mysql >/dev/null 2>&1 || die "no mysql user: install mariadb-server"
-    [[ -r $CL_PROVIDER ]] || die "$CL_PROVIDER missing: install galera-4"
     CL_BASE=$(mktemp -d "${CL_TMP:-/tmp}/rsrsync-cluster.XXXXXX")
     CL_PORT_BASE=$(_cl_pick_ports "$CL_NODES")
     mkdir -p "$CL_BASE/logs"
@@ -82,9 +150,7 @@ cl_init() {
     chown -R mysql:mysql "$CL_BASE"
     chmod 755 "$CL_BASE"
     _cl_set_as_mysql
-    # shellcheck disable=SC2016 # $1 is expanded by that inner sh
-    _cl_as_mysql sh -c 'command -v "wsrep_sst_$1"' sh "$SST_METHOD" >/dev/null ||
-        die "wsrep_sst_$SST_METHOD is not on mariadbd's PATH as the mysql user (install the .deb, or set SST_BIN_DIR to a dir mysql can read)"
+    for ((i = 1; i <= CL_NODES; i++)); do _cl_check_node "$i"; done
     say "  cluster base dir: $CL_BASE (ports $CL_PORT_BASE+, SST method $SST_METHOD)"
 }
 
@@ -151,7 +217,7 @@ cl_install() {
     mapfile -t defaults < <(_cl_defaults "$i")
     # --force: do not insist that the host name resolves (a container or
     # chroot may lack /etc/hosts); root logs in through the socket anyway.
-    (cd "$CL_BASE" && _cl_as_mysql timeout 300 mariadb-install-db "${defaults[@]}" \
+    (cd "$CL_BASE" && _cl_node_as_mysql "$i" timeout 300 mariadb-install-db "${defaults[@]}" \
         --force --skip-test-db --auth-root-authentication-method=socket --auth-root-socket-user=root \
         --wsrep-on=OFF) >"$log" 2>&1 ||
         { tail -n 20 "$log" >&2; die "mariadb-install-db failed for node $i; log: $log"; }
@@ -193,8 +259,9 @@ cl_start() {
     shift
     cl_running "$i" && die "node $i is already running (pid ${CL_PID[$i]})"
     mapfile -t defaults < <(_cl_defaults "$i")
+    _cl_node_cmd "$i"
     # exec all the way down, so $! is mariadbd itself.
-    (cd "$CL_BASE" && exec "${CL_AS_MYSQL[@]}" mariadbd "${defaults[@]}" "$@") \
+    (cd "$CL_BASE" && exec "${CL_CMD[@]}" mariadbd "${defaults[@]}" "$@") \
         >>"$CL_BASE/node$i/mariadbd.out" 2>&1 </dev/null &
     CL_PID[i]=$!
     # bash still reaps it; disowning only silences "Aborted" job notices
@@ -376,10 +443,13 @@ _cl_sst_stamp() {
 
 # Print the seconds (two decimals) between node $1's "<method> <SST|IST>
 # started on <role>" and "… completed on <role>" lines after byte $2, where
-# $3 is the role and $4 SST or IST (default SST). Returns 1 if either is missing.
+# $3 is the role and $4 SST or IST (default SST). A joiner learns that it
+# gets an IST only from the donor, so its IST starts with "SST started".
+# Returns 1 if either is missing.
 cl_sst_seconds() {
     local kind="$SST_METHOD ${4:-SST}" t0 t1
-    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") || return 1
+    t0=$(_cl_sst_stamp "$1" "$2" "$kind started on $3") ||
+        t0=$(_cl_sst_stamp "$1" "$2" "$SST_METHOD SST started on $3") || return 1
     t1=$(_cl_sst_stamp "$1" "$2" "$kind completed on $3") || return 1
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
 }

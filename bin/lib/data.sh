@@ -13,16 +13,39 @@ DATA_ODD_DB='sst test ü'
 # The table in it whose name needs encoding too.
 DATA_ODD_TABLE='tàble 1'
 
+# How the SQL makes random bytes: RANDOM_BYTES (MariaDB 10.10+), or SHA2 of
+# RAND() on older servers; set for a node by _data_use_node.
+_DATA_OLD_RANDOM=0
+
+# Make the SQL written next suit node $1's server version.
+_data_use_node() {
+    _DATA_OLD_RANDOM=0
+    CL_SQL_TIMEOUT=10 cl_sql "$1" "SELECT RANDOM_BYTES(1)" >/dev/null 2>&1 || _DATA_OLD_RANDOM=1
+}
+
+# Print an SQL expression for $1 random bytes.
+_data_rnd() {
+    local n=$1 parts=() k
+    if [[ $_DATA_OLD_RANDOM -eq 0 ]]; then
+        printf 'RANDOM_BYTES(%d)' "$n"
+        return 0
+    fi
+    for ((k = 0; k < n; k += 64)); do parts+=("UNHEX(SHA2(RAND(), 512))"); done
+    local IFS=,
+    printf 'LEFT(CONCAT(%s), %d)' "${parts[*]}" "$n"
+}
+
 # Print "INSERT … SELECT" statements that put $3 rows (ids from $2 on) into
 # table $1, 2000 rows (about 2 MB) per statement. Columns: (id, k, pad).
 _data_fill_sql() {
-    local table=$1 first=$2 count=$3 from to
+    local table=$1 first=$2 count=$3 from to rnd
+    rnd=$(_data_rnd 512)
     for ((from = first; from < first + count; from += 2000)); do
         to=$((from + 1999))
         ((to >= first + count)) && to=$((first + count - 1))
         # Half random (incompressible), half repetitive: realistic pages.
-        printf 'INSERT INTO %s (id, k, pad) SELECT seq, seq %% 1000, CONCAT(RANDOM_BYTES(512), REPEAT(CHAR(65 + seq %% 26), 480)) FROM mysql.seq_%d_to_%d;\n' \
-            "$table" "$from" "$to"
+        printf 'INSERT INTO %s (id, k, pad) SELECT seq, seq %% 1000, CONCAT(%s, REPEAT(CHAR(65 + seq %% 26), 480)) FROM mysql.seq_%d_to_%d;\n' \
+            "$table" "$rnd" "$from" "$to"
     done
 }
 
@@ -31,6 +54,7 @@ data_load() {
     local i=$1 mb=${DATA_MB:-50} rows_per_mb=600
     local big=$((mb * rows_per_mb / 2)) arch=$((mb * rows_per_mb / 5))
     local part=$((mb * rows_per_mb * 3 / 20)) small=$((mb * rows_per_mb / 15 + 100))
+    _data_use_node "$i"
     {
         cat <<EOF
 CREATE DATABASE shop;
@@ -86,15 +110,16 @@ data_binlog_activity() {
 # one. Only InnoDB (MyISAM/Aria changes do not replicate by default).
 data_write_more() {
     local i=$1 tag=$2 drop=${3:-}
+    _data_use_node "$i"
     cl_sql "$i" "CREATE TABLE shop.phase_$tag (id INT PRIMARY KEY, k INT NOT NULL, pad VARBINARY(1024),
             KEY k_idx (k)) ENGINE=InnoDB;
         $(_data_fill_sql "shop.phase_$tag" 1 3000)
         CALL shop.add_churn('$tag', 1000);
-        UPDATE shop.orders SET pad = RANDOM_BYTES(1000) WHERE id % 97 = ${#tag};
+        UPDATE shop.orders SET pad = $(_data_rnd 1000) WHERE id % 97 = ${#tag};
         DELETE FROM shop.orders_archive WHERE id % 33 = 1;
         INSERT INTO shop.customers (name) VALUES ('customer $tag');
         INSERT INTO \`$DATA_ODD_DB\`.\`$DATA_ODD_TABLE\` (id, k, pad)
-            SELECT 100000 + seq, seq, RANDOM_BYTES(100) FROM mysql.seq_1_to_50
+            SELECT 100000 + seq, seq, $(_data_rnd 100) FROM mysql.seq_1_to_50
             ON DUPLICATE KEY UPDATE k = k + 1;
         ${drop:+DROP TABLE shop.$drop;}" >/dev/null
 }

@@ -1391,4 +1391,91 @@ mod tests {
             assert_eq!(parse(argv.clone()).as_ref(), Ok(&args));
         }
     }
+    /// The command lines real servers passed (captured by
+    /// tests/versions/matrix.sh), one argv element per line after `# `
+    /// header lines.
+    #[test]
+    fn argv_captured_from_real_servers() {
+        let fixtures = [
+            (
+                "10.5-joiner",
+                include_str!("../tests/fixtures/argv/10.5-joiner.txt"),
+            ),
+            (
+                "10.5-donor",
+                include_str!("../tests/fixtures/argv/10.5-donor.txt"),
+            ),
+            (
+                "10.11-joiner",
+                include_str!("../tests/fixtures/argv/10.11-joiner.txt"),
+            ),
+            (
+                "10.11-donor",
+                include_str!("../tests/fixtures/argv/10.11-donor.txt"),
+            ),
+            (
+                "10.11-donor-ist",
+                include_str!("../tests/fixtures/argv/10.11-donor-ist.txt"),
+            ),
+            (
+                "11.8-joiner",
+                include_str!("../tests/fixtures/argv/11.8-joiner.txt"),
+            ),
+            (
+                "11.8-donor",
+                include_str!("../tests/fixtures/argv/11.8-donor.txt"),
+            ),
+            (
+                "11.8-donor-ist",
+                include_str!("../tests/fixtures/argv/11.8-donor-ist.txt"),
+            ),
+        ];
+        for (name, text) in fixtures {
+            let argv: Vec<OsString> = text
+                .lines()
+                .filter(|l| !l.starts_with("# "))
+                .map(OsString::from)
+                .collect();
+            let args = parse(argv.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let joiner = name.contains("joiner");
+            let want_role = if joiner { Role::Joiner } else { Role::Donor };
+            assert_eq!(args.role, Some(want_role), "{name}");
+            assert!(args.address.is_some() && args.datadir.is_some(), "{name}");
+            assert!(
+                args.defaults_file.is_some() && args.defaults_group_suffix.is_some(),
+                "{name}"
+            );
+            assert_eq!(
+                args.binlog.as_deref(),
+                Some(OsStr::new("mysqld-bin")),
+                "{name}"
+            );
+            assert!(!args.progress, "{name}");
+            if joiner {
+                assert!(args.parent.is_some_and(|p| p > 0), "{name}");
+            } else {
+                assert!(
+                    args.gtid.as_deref().is_some_and(|g| g.contains(':')),
+                    "{name}"
+                );
+                assert_eq!(args.gtid_domain_id.as_deref(), Some("0"), "{name}");
+                assert_eq!(args.bypass, name.ends_with("-ist"), "{name}");
+            }
+            let tail_at = argv
+                .iter()
+                .position(|a| a == "--mysqld-args")
+                .expect("tail");
+            assert_eq!(
+                args.mysqld_args,
+                argv[tail_at + 1..],
+                "{name}: tail kept verbatim"
+            );
+            assert!(
+                args.datadir
+                    .as_ref()
+                    .is_some_and(|d| !d.as_encoded_bytes().ends_with(b"/")),
+                "{name}: trailing slash stripped"
+            );
+        }
+    }
 }

@@ -45,6 +45,7 @@ mod parent;
 mod progress;
 mod protocol;
 mod roles;
+mod server_input;
 mod settings;
 mod signals;
 mod sst_io;
@@ -77,8 +78,18 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     if let Err(e) = signals::install(std::sync::Arc::clone(&stop)) {
         log::warn!("{e:#}");
     }
+    // MariaDB 11.x writes the joiner's secret on the donor's stdin instead
+    // of the environment.
+    let stdin = if role == Role::Donor
+        && std::env::var_os("WSREP_SST_OPT_REMOTE_AUTH").is_none_or(|v| v.is_empty())
+    {
+        server_input::read_remote_auth()
+    } else {
+        server_input::RemoteAuth::default()
+    };
     let result = config::Config::load(&Settings::defaults_options(&parsed)).and_then(|config| {
-        let settings = Settings::resolve(&parsed, &program, &|k| std::env::var_os(k), &config)?;
+        let env = |k: &str| std::env::var_os(k);
+        let settings = Settings::resolve(&parsed, &program, &env, &stdin, &config)?;
         roles::run(&settings, &stop, &mut sst_io::Mariadbd::stdout())
     });
     let Err(err) = result else {

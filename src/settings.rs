@@ -15,6 +15,8 @@ use crate::cli::{Args, Role, Tail, parse_tail};
 use crate::config::{Config, DefaultsOptions};
 use crate::exit::{Exit, fail};
 use crate::net::address::SstAddress;
+use crate::protocol::NO_USER;
+use crate::server_input::RemoteAuth;
 use crate::tls::TlsSettings;
 use crate::transfer::Layout;
 
@@ -63,8 +65,8 @@ pub(crate) struct Settings {
     pub(crate) bypass: bool,
     /// Donor: `--gtid` and `--gtid-domain-id`, the IST state line.
     pub(crate) gtid_state: Option<String>,
-    /// Donor: the `(user, secret)` the joiner published
-    /// (`WSREP_SST_OPT_REMOTE_AUTH`): its certificate's CN and the secret.
+    /// Donor: the `(user, secret)` the joiner published: its certificate's
+    /// CN (empty when it published none) and the secret.
     pub(crate) remote_auth: Option<(String, String)>,
     /// Donor: how many of the newest binlogs to send (`sst-max-binlogs`).
     pub(crate) max_binlogs: i64,
@@ -104,6 +106,7 @@ impl Settings {
         args: &Args,
         program: &OsStr,
         env: Env<'_>,
+        stdin: &RemoteAuth,
         config: &Config,
     ) -> Result<Settings> {
         let role = args.role.unwrap_or(Role::Donor);
@@ -188,6 +191,7 @@ impl Settings {
             data_file_names(&data_file_path),
             &inner,
         );
+        // 10.x: the environment; 11.x: stdin; lenient: the address itself.
         let remote_auth = env("WSREP_SST_OPT_REMOTE_AUTH")
             .map(|v| v.to_string_lossy().into_owned())
             .filter(|v| !v.is_empty())
@@ -195,6 +199,14 @@ impl Settings {
             .and_then(|auth| {
                 auth.split_once(':')
                     .map(|(user, secret)| (user.to_string(), secret.to_string()))
+            })
+            .or_else(|| {
+                let secret = stdin.secret.clone().filter(|s| !s.is_empty())?;
+                Some((stdin.user.clone().unwrap_or_default(), secret))
+            })
+            .map(|(user, secret)| {
+                let user = if user == NO_USER { String::new() } else { user };
+                (user, secret)
             });
         let gtid_state = args
             .gtid
@@ -417,6 +429,7 @@ mod tests {
             &argv(words),
             OsStr::new("/usr/bin/wsrep_sst_rsrsync"),
             &env,
+            &RemoteAuth::default(),
             &config,
         )
     }

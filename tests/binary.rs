@@ -128,6 +128,32 @@ fn progress_lines_only_when_mariadbd_asks() {
 }
 
 #[test]
+fn a_mariadb_11_donor_reads_the_secret_from_stdin() {
+    // MariaDB 11.x sets no WSREP_SST_OPT_REMOTE_AUTH: it writes the joiner's
+    // user and secret on the donor's stdin and closes it.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dcnf, ddata) = node(tmp.path(), "donor", CNF);
+    let (jcnf, jdata) = node(tmp.path(), "joiner", CNF);
+    write(&ddata.join("db/t.ibd"), b"from an 11.x donor");
+    let me = std::process::id().to_string();
+    let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
+    let (auth, address) = split_ready(&joiner.line());
+    let (user, secret) = auth.split_once(':').expect("user:secret");
+    assert_eq!(user, "rsrsync", "a user part, or 11.x passes no secret");
+    let stdin = format!(
+        "sst_user=wsrep.sst.261121_node1\nsst_password=x\nsst_remote_user={user}\nsst_remote_password={secret}\n"
+    );
+    let donor = donor_with(&dcnf, &ddata, &address, false, &[], Some(&stdin));
+    answer_flush(&donor, &ddata);
+    let (dcode, dlines, dlog) = donor.finish(Duration::from_secs(60));
+    let (jcode, jlines, jlog) = joiner.finish(Duration::from_secs(60));
+    assert_eq!((dcode, jcode), (0, 0), "{dlog}\n{jlog}");
+    assert_eq!(dlines, ["continue".to_string(), format!("done {STATE}")]);
+    assert_eq!(jlines, [STATE]);
+    assert!(!dlog.contains(secret), "the secret is never logged");
+}
+
+#[test]
 fn ist_between_two_binaries() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (dcnf, ddata) = node(tmp.path(), "donor", CNF);

@@ -205,7 +205,7 @@ fn required_encrypts_without_a_ca() {
         run.joiner.2
     );
     assert!(
-        run.ready.starts_with("ready :"),
+        run.ready.starts_with("ready rsrsync:"),
         "no user without VERIFY: {}",
         run.ready
     );

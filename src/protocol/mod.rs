@@ -89,6 +89,11 @@ pub(crate) const VERSION: u16 = 1;
 /// The module name published in the `ready` address.
 pub(crate) const MODULE: &str = "rsrsync_sst";
 
+/// The user part the joiner publishes when it has no certificate name to
+/// publish: MariaDB 11.x hands the donor the joiner's secret only when the
+/// user part is not empty.
+pub(crate) const NO_USER: &str = "rsrsync";
+
 /// Largest block a peer may announce (and the largest `Block` body).
 pub(crate) const MAX_BLOCK: u32 = 4 << 20;
 

@@ -55,8 +55,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     let (user, secret) = settings.remote_auth.as_ref().ok_or_else(|| {
         fail(
             Exit::Invalid,
-            "the joiner's address carried no secret (WSREP_SST_OPT_REMOTE_AUTH is empty): \
-             the joiner is not running rsrsync; install rsrsync on every node",
+            "mariadbd passed no secret from the joiner (neither WSREP_SST_OPT_REMOTE_AUTH nor \
+             sst_remote_password on stdin): the joiner published none, so it is not running \
+             rsrsync; install rsrsync on every node",
         )
     })?;
     let key = Key::from_secret(secret);

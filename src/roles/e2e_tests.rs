@@ -208,7 +208,7 @@ fn full_sst_mirrors_the_donor_and_keeps_the_joiners_own_files() {
         ["flush tables", "continue", &format!("done {STATE}")]
     );
     assert_eq!(outcome.joiner_lines.len(), 2, "{:?}", outcome.joiner_lines);
-    assert!(outcome.joiner_lines[0].starts_with("ready :"));
+    assert!(outcome.joiner_lines[0].starts_with("ready rsrsync:"));
     assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//1"));
     assert_eq!(outcome.joiner_lines[1], STATE);
 

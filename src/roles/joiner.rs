@@ -17,7 +17,9 @@ use crate::net::address::listen_addresses;
 use crate::net::{Connection, Listener, TimedStream, Transport, handshake};
 use crate::progress::{Progress, Reporter};
 use crate::protocol::auth::{Key, new_secret};
-use crate::protocol::{Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, VERSION};
+use crate::protocol::{
+    Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, NO_USER, VERSION,
+};
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
@@ -81,7 +83,12 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
 
-    let (tls, user) = Tls::joiner(&settings.tls)?;
+    let (tls, cn) = Tls::joiner(&settings.tls)?;
+    let user = if cn.is_empty() {
+        NO_USER.to_string()
+    } else {
+        cn
+    };
     let address = &settings.address;
     let listener = Listener::bind(&listen_addresses(address.host_unescaped(), address.port)?)?;
     let secret = new_secret()?;
@@ -98,8 +105,8 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         Arc::clone(&finished),
     )?;
     // The user part is the certificate's CN in VERIFY_* modes (the donor
-    // checks the joiner's name against it), else empty; the secret is what
-    // every donor connection must prove.
+    // checks the joiner's name against it), else a fixed name; the secret
+    // is what every donor connection must prove.
     out.ready(&format!(
         "{user}:{secret}@{}:{port}/{module}//{VERSION}",
         address.host

@@ -29,7 +29,15 @@ pub(super) fn settings(words: &[&str], cnf: &str, vars: &[(&str, String)]) -> Se
         .map(|(k, v)| (k.to_string(), OsString::from(v)))
         .collect();
     let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Settings::resolve(&argv, OsStr::new("wsrep_sst_rsrsync"), &env, &config).expect("settings")
+    let stdin = crate::server_input::RemoteAuth::default();
+    Settings::resolve(
+        &argv,
+        OsStr::new("wsrep_sst_rsrsync"),
+        &env,
+        &stdin,
+        &config,
+    )
+    .expect("settings")
 }
 
 /// Content hashes of every regular file under `root`, by relative path;

@@ -29,7 +29,16 @@ pub(crate) const PIECE_BLOCKS: u64 = 64;
 pub(crate) const BINLOG_STAGING: &str = ".rsrsync_binlogs";
 
 /// Top-level names that are never database directories (rsync's filter).
-const NEVER_DATABASES: [&str; 5] = ["lost+found", ".zfs", ".snapshot", ".fseventsd", ".Trashes"];
+/// `#binlog_cache_files` is MariaDB 11.x's spill directory for binlog
+/// caches: server scratch, never a database.
+const NEVER_DATABASES: [&str; 6] = [
+    "lost+found",
+    ".zfs",
+    ".snapshot",
+    ".fseventsd",
+    ".Trashes",
+    "#binlog_cache_files",
+];
 
 /// Where each class lives on this node, and which names belong to it.
 #[derive(Debug, Clone)]

@@ -24,14 +24,26 @@ pub struct Sst {
 
 impl Sst {
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Sst {
+        Sst::start_with_stdin(args, env, None)
+    }
+
+    /// [`Sst::start`], writing `stdin` (then closing it) when given.
+    pub fn start_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Sst {
         let mut child = Command::new(BIN)
             .args(args)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the binary");
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes()).expect("write stdin");
+        }
         let stdout = child.stdout.take().expect("stdout");
         let mut stderr = child.stderr.take().expect("stderr");
         let (tx, lines) = channel();
@@ -140,6 +152,26 @@ pub fn split_ready(line: &str) -> (String, String) {
 }
 
 pub fn donor(cnf: &Path, data: &Path, address: &str, auth: &str, bypass: bool) -> Sst {
+    donor_with(
+        cnf,
+        data,
+        address,
+        bypass,
+        &[("WSREP_SST_OPT_REMOTE_AUTH", auth)],
+        None,
+    )
+}
+
+/// A donor started with `env`, and `stdin` written on its stdin (then
+/// closed) as MariaDB 11.x does; no stdin text means /dev/null.
+pub fn donor_with(
+    cnf: &Path,
+    data: &Path,
+    address: &str,
+    bypass: bool,
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Sst {
     let mut args = vec![
         "--role",
         "donor",
@@ -164,7 +196,7 @@ pub fn donor(cnf: &Path, data: &Path, address: &str, auth: &str, bypass: bool) -
         args.push("--bypass");
     }
     args.extend(["--mysqld-args", "--wsrep-new-cluster"]);
-    Sst::start(&args, &[("WSREP_SST_OPT_REMOTE_AUTH", auth)])
+    Sst::start_with_stdin(&args, env, stdin)
 }
 
 /// Plays the donor's mariadbd: answers `flush tables` with `tables_flushed`.

@@ -315,7 +315,8 @@ fn wait_flushed(
             next_log += FLUSH_LOG_EVERY;
         }
         control.keepalive()?;
-        std::thread::sleep(Duration::from_millis(200));
+        // The lock is held from here on: notice its state file quickly.
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

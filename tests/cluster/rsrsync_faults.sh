@@ -112,16 +112,21 @@ wait_node_down() {
 }
 
 # Node 2 rejoins from what is left and must end equal to node 1; sets
-# TABLES to the count compared. (Runs in the main shell: cl_start keeps
-# the PID in a shell variable.)
+# TABLES to the count compared and RETRY to what the donor's summary says
+# it sent. (Runs in the main shell: cl_start keeps the PID in a shell
+# variable.)
 rejoin_and_compare() {
-    local m2
+    local m1 m2 line
+    m1=$(cl_log_mark 1)
     m2=$(cl_log_mark 2)
     cl_start 2
     cl_wait_synced 2
     [[ -n $(cl_log_grep 2 "$m2" "rsrsync SST completed on joiner") ]] ||
         die "node 2 rejoined without a full rsrsync SST"
     TABLES=$(cl_compare_checksums 2 1)
+    line=$(cl_log_grep 1 "$m1" 'Transfer summary: ' | tail -n 1)
+    [[ $line =~ summary:\ ([0-9]+)\ bytes.*\ ([0-9]+)\ bytes\ already ]] || die "no donor summary"
+    RETRY="$((BASH_REMATCH[1] >> 20)) MiB sent, $((BASH_REMATCH[2] >> 20)) MiB in place"
 }
 
 phase_begin "bootstrap node 1 and load $DATA_MB MiB"
@@ -151,7 +156,7 @@ for pct in 10 50 90; do
     cl_wait_synced 1 120
     state="incomplete; node 2 aborted"
     rejoin_and_compare
-    REPORT+=("$(printf '%-34s %-10s %-34s %s' "donor SIGKILL at ${pct}%" "${detect}s" "$state" "full SST, $TABLES equal")")
+    REPORT+=("$(printf '%-34s %-10s %-34s %s' "donor SIGKILL at ${pct}%" "${detect}s" "$state" "SST ($RETRY), $TABLES equal")")
     cl_stop 2
     phase_end
 done
@@ -177,7 +182,7 @@ say "   the donor failed ${donor_secs}s later"
 cl_wait_synced 1 120
 say "   node 1: $(cl_status 1 wsrep_local_state_comment)"
 rejoin_and_compare
-REPORT+=("$(printf '%-34s %-10s %-34s %s' "joiner's mariadbd SIGKILL at 50%" "${detect}s" "incomplete; port $port freed" "full SST, $TABLES equal")")
+REPORT+=("$(printf '%-34s %-10s %-34s %s' "joiner's mariadbd SIGKILL at 50%" "${detect}s" "incomplete; port $port freed" "SST ($RETRY), $TABLES equal")")
 cl_stop 2
 cl_stop 1
 phase_end

@@ -22,6 +22,8 @@ pub(crate) struct Progress {
     bytes: AtomicU64,
     /// Bytes the joiner already held and did not need (delta).
     kept: AtomicU64,
+    /// Bytes compression kept off the wire.
+    saved: AtomicU64,
     files: AtomicU64,
     started: Instant,
 }
@@ -38,6 +40,7 @@ impl Progress {
             total_files,
             bytes: AtomicU64::new(0),
             kept: AtomicU64::new(0),
+            saved: AtomicU64::new(0),
             files: AtomicU64::new(0),
             started: Instant::now(),
         })
@@ -61,6 +64,16 @@ impl Progress {
     /// Bytes so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes compression kept off the wire.
+    pub(crate) fn add_saved(&self, n: u64) {
+        self.saved.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes compression kept off the wire, so far.
+    pub(crate) fn saved(&self) -> u64 {
+        self.saved.load(Ordering::Relaxed)
     }
 
     /// Bytes the joiner already held, so far.

@@ -19,6 +19,7 @@ use crate::protocol::NO_USER;
 use crate::server_input::RemoteAuth;
 use crate::tls::TlsSettings;
 use crate::transfer::Layout;
+use crate::transfer::codec::Codec;
 
 /// Looks up an environment variable (the process environment, or a map in
 /// tests).
@@ -82,6 +83,8 @@ pub(crate) struct Settings {
     /// FLUSH TABLES WITH READ LOCK (`rsrsync-lock=short`, the default), or
     /// hold the lock for the whole copy (`rsrsync-lock=full`).
     pub(crate) short_lock: bool,
+    /// Donor: compress blocks (`rsrsync-compress=lz4|zstd`, default none).
+    pub(crate) compress: Option<Codec>,
     pub(crate) tls: TlsSettings,
 }
 
@@ -215,6 +218,11 @@ impl Settings {
         let tls = TlsSettings::resolve(config, role)?;
         let delta = switch(config, "rsrsync-delta", &["on", "off"])? == "on";
         let short_lock = switch(config, "rsrsync-lock", &["short", "full"])? == "short";
+        let compress = Codec::from_name(switch(
+            config,
+            "rsrsync-compress",
+            &["none", "lz4", "zstd"],
+        )?);
         // mtr's hook that hides stunnel from the rsync method: for us, TLS
         // "is not available"; asked-for encryption must then stop the SST.
         if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
@@ -232,6 +240,7 @@ impl Settings {
             tls,
             delta,
             short_lock,
+            compress,
             role,
             method: method_name(program),
             address,

@@ -40,6 +40,7 @@ kinds! {
     Block = 11, Hole = 12, Digest = 13, End = 14,
     Complete = 15, Done = 16, Ping = 17,
     Have = 18, Check = 19, Ask = 20, Answer = 21, Round = 22, Vanished = 23,
+    Packed = 24,
 }
 
 impl Kind {
@@ -47,6 +48,7 @@ impl Kind {
     pub(crate) fn max_len(self) -> u32 {
         match self {
             Kind::Block => (BLOCK_PREFIX - HEADER_LEN) as u32 + MAX_BLOCK,
+            Kind::Packed => (BLOCK_PREFIX - HEADER_LEN) as u32 + 5 + MAX_BLOCK,
             _ => SMALL_MAX,
         }
     }
@@ -193,6 +195,16 @@ pub(crate) enum Frame<'a> {
     Vanished {
         id: u32,
     },
+    /// A block compressed with `codec`; `len` bytes once unpacked, whose
+    /// XXH3-128 is `hash`.
+    Packed {
+        id: u32,
+        offset: u64,
+        hash: u128,
+        codec: u8,
+        len: u32,
+        data: &'a [u8],
+    },
 }
 
 /// Checks a frame header; returns the kind and the body length.
@@ -247,6 +259,7 @@ impl Frame<'_> {
             Frame::Answer { .. } => Kind::Answer,
             Frame::Round => Kind::Round,
             Frame::Vanished { .. } => Kind::Vanished,
+            Frame::Packed { .. } => Kind::Packed,
         }
     }
 
@@ -350,6 +363,21 @@ impl Frame<'_> {
                 out.extend_from_slice(&needed.to_be_bytes());
             }
             Frame::Vanished { id } => out.extend_from_slice(&id.to_be_bytes()),
+            Frame::Packed {
+                id,
+                offset,
+                hash,
+                codec,
+                len,
+                data,
+            } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(&hash.to_be_bytes());
+                out.push(*codec);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(data);
+            }
             Frame::Welcome
             | Frame::Ready
             | Frame::End
@@ -457,6 +485,14 @@ impl<'a> Frame<'a> {
             },
             Kind::Round => Frame::Round,
             Kind::Vanished => Frame::Vanished { id: b.u32()? },
+            Kind::Packed => Frame::Packed {
+                id: b.u32()?,
+                offset: b.u64()?,
+                hash: u128::from_be_bytes(b.array()?),
+                codec: b.u8()?,
+                len: b.u32()?,
+                data: b.rest(),
+            },
         };
         ensure!(
             b.buf.is_empty(),
@@ -654,6 +690,14 @@ mod tests {
             },
             Frame::Round,
             Frame::Vanished { id: 8 },
+            Frame::Packed {
+                id: 1,
+                offset: 0,
+                hash: 5,
+                codec: 2,
+                len: 100,
+                data: b"packed",
+            },
         ];
         for frame in &frames {
             round_trip(frame);
@@ -692,7 +736,7 @@ mod tests {
         );
         // Every prefix of every valid body, and arbitrary bytes, must not panic.
         let mut rng = crate::testutil::Rng(0x9e37_79b9_7f4a_7c15);
-        for code in 1..=23u8 {
+        for code in 1..=24u8 {
             let kind = Kind::from_code(code).expect("known kind");
             for len in 0..64 {
                 let _ = Frame::decode(kind, &rng.bytes(len));

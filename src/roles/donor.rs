@@ -164,7 +164,11 @@ impl Rounds<'_> {
         let reporter = Reporter::start(Arc::clone(&progress), self.progress.clone());
         send_data(
             &plan,
-            &Round { held, live },
+            &Round {
+                held,
+                live,
+                codec: self.settings.compress,
+            },
             conns,
             control,
             &progress,

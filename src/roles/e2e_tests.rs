@@ -411,3 +411,37 @@ fn full_lock_and_no_delta_still_mirror() {
         "no delta: everything again"
     );
 }
+
+#[test]
+fn compressed_blocks_arrive_intact() {
+    for codec in ["lz4", "zstd"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let donor_dir = donor_fixture(tmp.path(), false);
+        // Pages that compress, beside the incompressible fixture files.
+        let text: Vec<u8> = b"INSERT INTO t VALUES (42, 'abc');\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(3 << 20)
+            .collect();
+        write(&donor_dir.join("db1/text.ibd"), &text);
+        let j = tmp.path().join("joiner");
+        let knobs = cnf(&format!("rsrsync-compress={codec}\n"));
+        let out = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+        let report = out.donor.expect("donor");
+        out.joiner.expect("joiner");
+        assert!(
+            report.saved > 2 << 20,
+            "{codec}: the text compressed: {}",
+            report.saved
+        );
+        let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
+        for path in ["db1/text.ibd", "db1/t1.ibd", "ibdata1", "db1/t#P#p1.ibd"] {
+            assert_eq!(
+                joiner_tree.get(path),
+                donor_tree.get(path),
+                "{codec}: {path}"
+            );
+        }
+    }
+}

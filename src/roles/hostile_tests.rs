@@ -363,6 +363,49 @@ fn corrupt_blocks_and_digests_are_refused() {
 }
 
 #[test]
+fn lying_compressed_blocks_are_refused() {
+    let mut packed = vec![0u8; 64];
+    let n = lz4_flex::block::compress_into(&[7u8; 10], &mut packed).expect("lz4");
+    packed.truncate(n);
+    for (codec, len, data, expect) in [
+        (9u8, 10u32, packed.clone(), "unknown compression"),
+        (1, 20, packed.clone(), "expanded to"),
+        (1, 10, vec![0xff; 40], "lz4"),
+        (1, 1 << 30, packed.clone(), "exceeds the block size"),
+    ] {
+        data_attack(
+            10,
+            |d| {
+                let _ = d.send(&Frame::Packed {
+                    id: 0,
+                    offset: 0,
+                    hash: block_hash(&[7u8; 10]),
+                    codec,
+                    len,
+                    data: &data,
+                });
+            },
+            expect,
+        );
+    }
+    // A well-formed packed block whose content is not what its hash says.
+    data_attack(
+        10,
+        |d| {
+            let _ = d.send(&Frame::Packed {
+                id: 0,
+                offset: 0,
+                hash: block_hash(&[8u8; 10]),
+                codec: 1,
+                len: 10,
+                data: &packed,
+            });
+        },
+        "hash mismatch",
+    );
+}
+
+#[test]
 fn truncated_streams_are_refused() {
     data_attack(
         10,

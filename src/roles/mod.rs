@@ -38,6 +38,8 @@ const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct Report {
     pub(crate) rounds: Vec<(u64, u64)>,
+    /// Bytes compression kept off the wire (donor).
+    pub(crate) saved: u64,
     files: u64,
     secs: f64,
     lock: Option<f64>,
@@ -47,6 +49,7 @@ impl Report {
     fn of(rounds: &[Arc<Progress>], lock: Option<f64>) -> Report {
         Report {
             rounds: rounds.iter().map(|p| (p.bytes(), p.kept())).collect(),
+            saved: rounds.iter().map(|p| p.saved()).sum(),
             files: rounds.last().map_or(0, |p| p.files()),
             secs: rounds.first().map_or(0.0, |p| p.elapsed()),
             lock,
@@ -67,9 +70,14 @@ impl Report {
             .lock
             .map(|l| format!(", donor lock held {l:.3} s"))
             .unwrap_or_default();
+        let saved = if self.saved > 0 {
+            format!(", {} bytes saved by compression", self.saved)
+        } else {
+            String::new()
+        };
         Some(format!(
             "Transfer summary: {bytes} bytes, {} files in {:.3} s ({rate:.1} MiB/s), \
-             {kept} bytes already in place{lock}",
+             {kept} bytes already in place{saved}{lock}",
             self.files, self.secs
         ))
     }

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::protocol::Class;
 
+pub(crate) mod codec;
 pub(crate) mod manifest;
 pub(crate) mod receive;
 mod schedule;

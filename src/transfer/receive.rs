@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use super::codec::{Codec, Decompressor};
 use super::manifest::{Held, Listed, Manifest, Memory, Roots};
 use crate::fsutil::{describe, zero_range};
 use crate::net::{Connection, Transport};
@@ -89,8 +90,29 @@ impl Receiver {
     /// Receives one data stream until its `End`.
     pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<()> {
         let mut needed: Vec<bool> = Vec::new();
+        let mut unpack: Option<Decompressor> = None;
         loop {
             match conn.expect_frame("file data")? {
+                Frame::Packed {
+                    id,
+                    offset,
+                    hash,
+                    codec,
+                    len,
+                    data,
+                } => {
+                    let codec = Codec::from_code(codec)
+                        .with_context(|| format!("unknown compression {codec}"))?;
+                    if unpack.is_none() {
+                        unpack = Some(Decompressor::new(self.block_size as usize)?);
+                    }
+                    let Some(unpacker) = unpack.as_mut() else {
+                        bail!("no decompressor");
+                    };
+                    let plain = unpacker.decompress(codec, data, len as usize)?;
+                    self.block(id, offset, plain.len() as u64, Some((hash, plain)))?;
+                    self.progress.add_bytes(plain.len() as u64);
+                }
                 Frame::Block {
                     id,
                     offset,

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail, ensure};
 use nix::errno::Errno;
 use nix::unistd::{Whence, lseek};
 
+use super::codec::{Codec, Compressor};
 use super::schedule::{Piece, Schedule};
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
@@ -120,6 +121,8 @@ pub(crate) struct Round {
     /// A live round: a file that changes under us is given up (`Vanished`)
     /// and left to the locked round, instead of failing the SST.
     pub(crate) live: bool,
+    /// Compress blocks that shrink with this codec.
+    pub(crate) codec: Option<Codec>,
 }
 
 /// What the workers share.
@@ -166,7 +169,7 @@ pub(crate) fn send_data(
             let tx = done_tx.clone();
             let shared = &shared;
             scope.spawn(move || {
-                let result = Worker::new(shared, conn).run();
+                let result = Worker::new(shared, conn).and_then(Worker::run);
                 if let Err(e) = &result {
                     shared.stop.trigger(Exit::Failed, format!("{e:#}"));
                 }
@@ -227,17 +230,23 @@ struct Worker<'w, 'p, 'a> {
     zero_block: u128,
     /// The file being sent: id, handle, may have holes.
     open: Option<(u32, File, bool)>,
+    compressor: Option<Compressor>,
 }
 
 impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
-    fn new(shared: &'w Shared<'p, 'a>, conn: Connection<Transport>) -> Self {
-        Worker {
+    fn new(shared: &'w Shared<'p, 'a>, conn: Connection<Transport>) -> Result<Self> {
+        let compressor = match shared.round.codec {
+            Some(codec) => Some(Compressor::new(codec, BLOCK_SIZE as usize)?),
+            None => None,
+        };
+        Ok(Worker {
             shared,
             conn,
             buf: vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize],
             zero_block: zero_hash(BLOCK_SIZE.into()),
             open: None,
-        }
+            compressor,
+        })
     }
 
     fn run(mut self) -> Result<()> {
@@ -389,7 +398,8 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         Ok(())
     }
 
-    /// Sends a block: a hole, or the data now in the buffer.
+    /// Sends a block: a hole, the data now in the buffer compressed when
+    /// that pays, or as it is.
     fn send(
         &mut self,
         file: u32,
@@ -398,11 +408,30 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         hash: u128,
         hole: bool,
     ) -> Result<(), Unreadable> {
+        let data = &self.buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize];
+        let packed = self
+            .compressor
+            .as_mut()
+            .filter(|_| !hole)
+            .and_then(|c| Some((c.codec(), c.compress(data)?)));
         let sent = if hole {
             self.conn.write_frame(&Frame::Hole {
                 id: file,
                 offset,
                 len,
+            })
+        } else if let Some((codec, packed)) = packed {
+            self.shared.progress.add_bytes(len.into());
+            self.shared
+                .progress
+                .add_saved(u64::from(len) - packed.len() as u64);
+            self.conn.send(&Frame::Packed {
+                id: file,
+                offset,
+                hash,
+                codec: codec as u8,
+                len,
+                data: packed,
             })
         } else {
             self.buf[..BLOCK_PREFIX].copy_from_slice(&block_prefix(file, offset, hash, len));

@@ -39,7 +39,7 @@ mod native;
 mod origin;
 mod print_defaults;
 
-pub(crate) use origin::{Origin, OriginStatus, Trace};
+pub(crate) use origin::{Origin, OriginStatus};
 
 /// The server series whose version-named groups (`[mysqld-10.11]`,
 /// `[mariadb-10.11]`, `[mariadbd-10.11]`) the native reader reads when it
@@ -47,7 +47,7 @@ pub(crate) use origin::{Origin, OriginStatus, Trace};
 const NATIVE_SERVER_VERSION: &str = "10.11";
 
 /// The defaults options mariadbd passed on the SST command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DefaultsOptions {
     /// `--defaults-file`
     pub(crate) file: Option<PathBuf>,

@@ -100,6 +100,7 @@ impl Config {
     }
 
     /// Whether every line's origin is known.
+    #[cfg(test)]
     pub(crate) fn has_origins(&self) -> bool {
         self.mysqld_origins.len() == self.mysqld.len() && self.sst_origins.len() == self.sst.len()
     }

@@ -425,8 +425,14 @@ fn exchange_as_joiner(
 ) -> Result<()> {
     let mut transport = context.wrap(stream)?;
     transport.timed_mut().set_deadline(Instant::now() + STEP);
-    let peer =
-        parse_hello(&read_json(&mut transport).context("during the TLS handshake or hello")?)?;
+    let first = match read_json(&mut transport) {
+        Err(err) if is_eof(&err) => bail!(
+            "the prober closed the connection during the TLS handshake: it refused this \
+             node's certificate or its own TLS setup failed (its report says which)"
+        ),
+        other => other.context("during the TLS handshake or hello")?,
+    };
+    let peer = parse_hello(&first)?;
     let own = mine.map(TransferSet::class_bytes).unwrap_or_default();
     let rooms = rooms(&node.settings, &peer.bytes, &own)?;
     let verdict = verdict_of(&rooms);
@@ -452,6 +458,15 @@ fn exchange_as_joiner(
     judge(&rooms, &format!("from {} to this node", peer.host), report);
     their_verdict(&peer, parse_verdict(theirs.get("room")), report);
     Ok(())
+}
+
+/// Whether the peer hung up (rather than sent garbage).
+fn is_eof(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+            || e.to_string().contains("closed the connection")
+    })
 }
 
 fn close(mut transport: Transport) {

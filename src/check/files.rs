@@ -14,8 +14,9 @@ use crate::roles::donor::binlogs_to_send;
 use crate::settings::Settings;
 use crate::transfer::walk::{EntryKind, walk};
 
-/// Checks the datadir and every class directory.
-pub(crate) fn check_dirs(node: &Node, report: &mut Report) {
+/// Checks the datadir and every class directory; `true` when an SST of
+/// this datadir is running right now.
+pub(crate) fn check_dirs(node: &Node, report: &mut Report) -> bool {
     let layout = &node.settings.layout;
     let mut seen: Vec<&Path> = Vec::new();
     for (key, dir) in [
@@ -67,7 +68,7 @@ pub(crate) fn check_dirs(node: &Node, report: &mut Report) {
             ),
         }
     }
-    running_sst(&layout.datadir, report);
+    running_sst(&layout.datadir, report)
 }
 
 /// Whether `user` can write a directory with `meta` (`None`: unknown user).
@@ -83,15 +84,16 @@ fn writable_by(meta: &std::fs::Metadata, user: &str) -> Option<bool> {
 }
 
 /// Warns when an SST of this datadir is running right now.
-fn running_sst(datadir: &Path, report: &mut Report) {
+fn running_sst(datadir: &Path, report: &mut Report) -> bool {
     let pid_file = datadir.join("wsrep_sst.pid");
     let Some(pid) = std::fs::read_to_string(&pid_file)
         .ok()
         .and_then(|t| t.trim().parse::<i32>().ok())
     else {
-        return;
+        return false;
     };
-    if crate::parent::Process::find(pid).is_some_and(|p| p.is_alive()) {
+    let running = crate::parent::Process::find(pid).is_some_and(|p| p.is_alive());
+    if running {
         report.warn(
             "SST in progress",
             format!(
@@ -101,6 +103,7 @@ fn running_sst(datadir: &Path, report: &mut Report) {
             "let it finish before judging the results of check (the SST port is in use)",
         );
     }
+    running
 }
 
 /// What a donor would send now (binlogs included), by class.
@@ -260,6 +263,24 @@ mod tests {
             "{:?}",
             report.findings
         );
+    }
+
+    #[test]
+    fn a_running_sst_is_noticed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let node = node(tmp.path(), "");
+        let mut report = Report::default();
+        assert!(!check_dirs(&node, &mut report));
+        std::fs::write(
+            tmp.path().join("wsrep_sst.pid"),
+            format!("{}\n", std::process::id()),
+        )
+        .expect("pid");
+        let mut report = Report::default();
+        assert!(check_dirs(&node, &mut report), "our own PID is alive");
+        assert!(report.findings.iter().any(|f| f.topic == "SST in progress"));
+        std::fs::write(tmp.path().join("wsrep_sst.pid"), "999999999\n").expect("pid");
+        assert!(!check_dirs(&node, &mut Report::default()), "a dead PID");
     }
 
     #[test]

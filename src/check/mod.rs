@@ -115,11 +115,13 @@ fn check(args: &CheckArgs) -> Result<Report> {
         ),
     }
     let node = resolve::node(args, config, &mut report)?;
-    files::check_dirs(&node, &mut report);
+    let sst_running = files::check_dirs(&node, &mut report);
     files::check_transfer_set(&node, &mut report);
     tls::check(&node, &mut report);
-    if !args.listen {
-        // --listen binds the port for real below.
+    if sst_running {
+        // Even a moment's bind could take the port from that SST's joiner.
+        report.info("SST port", "not tried: an SST of this datadir is running");
+    } else {
         port::check_bind(&node.address, &node.user, &mut report);
     }
     install::check(&mut report);

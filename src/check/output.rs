@@ -82,18 +82,21 @@ fn table(rows: &[Vec<String>], caps: &[usize]) -> String {
 /// The report as the human-readable table.
 pub(crate) fn render_table(report: &Report) -> String {
     let mut out = format!(
-        "wsrep_sst_rsrsync {} check on {}\n\nSettings\n",
+        "wsrep_sst_rsrsync {} check on {}\n",
         env!("CARGO_PKG_VERSION"),
         hostname()
     );
-    let mut rows = vec![vec!["KEY".into(), "VALUE".into(), "FROM".into()]];
-    rows.extend(
-        report
-            .settings
-            .iter()
-            .map(|s| vec![s.key.clone(), s.value.clone(), s.source.to_string()]),
-    );
-    out.push_str(&table(&rows, &[28, 44]));
+    if !report.settings.is_empty() {
+        out.push_str("\nSettings\n");
+        let mut rows = vec![vec!["KEY".into(), "VALUE".into(), "FROM".into()]];
+        rows.extend(
+            report
+                .settings
+                .iter()
+                .map(|s| vec![s.key.clone(), s.value.clone(), s.source.to_string()]),
+        );
+        out.push_str(&table(&rows, &[28, 44]));
+    }
     if let Some(set) = &report.transfer {
         out.push_str("\nTransfer set (what this node would send as a donor)\n");
         let mut rows = vec![vec![
@@ -131,12 +134,17 @@ pub(crate) fn render_table(report: &Report) -> String {
         .unwrap_or(0)
         .min(26);
     for finding in &report.findings {
+        // A message quoting another program may span lines: indent them.
+        let mut lines = finding.message.lines();
         out.push_str(&format!(
             "  {:<5} {:<topic_width$}  {}\n",
             finding.status.word(),
             finding.topic,
-            finding.message
+            lines.next().unwrap_or("")
         ));
+        for line in lines {
+            out.push_str(&format!("  {:<5} {:<topic_width$}  {line}\n", "", ""));
+        }
         if let Some(fix) = finding
             .fix
             .as_ref()
@@ -273,6 +281,18 @@ mod tests {
         assert_eq!(value["checks"][1]["status"], json!("fail"));
         assert_eq!(value["checks"][0]["fix"], Value::Null);
         assert_eq!(value["transfer"], Value::Null);
+    }
+
+    #[test]
+    fn multi_line_messages_stay_in_their_column() {
+        let mut report = Report::default();
+        report.fail("files", "first\nsecond", "do x");
+        let text = render_table(&report);
+        assert!(!text.contains("Settings"), "no empty table: {text}");
+        assert!(
+            text.contains("  FAIL  files  first\n               second\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -528,7 +528,11 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     }
     assert!(!out.contains("mysql-bin.000001"), "only the newest binlog");
     assert!(out.contains("Total: 4 files"), "{out}");
-    assert!(out.contains("Estimated time at 1.0 MiB/s: 0.0 s"), "{out}");
+    assert!(
+        out.contains("Estimated time at 1.0 MiB/s: 0.0 s for the live round (no lock)"),
+        "{out}"
+    );
+    assert!(out.contains("rsrsync-lock=short"), "{out}");
     assert!(out.contains("ssl-mode=VERIFY_CA"), "{out}");
 
     let (code, out, _) = run(&[
@@ -546,8 +550,36 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).expect("JSON plan");
     assert_eq!(doc["total_files"], 4);
+    assert_eq!(doc["lock"], "short");
     assert_eq!(doc["files"].as_array().expect("files").len(), 4);
     assert_eq!(snapshot(node.dir.path()), before);
+}
+
+#[test]
+fn dry_run_with_the_full_lock_estimates_the_lock() {
+    let node = Node::new("rsrsync-lock = full");
+    let (code, out, err) = run(&[
+        "--role",
+        "donor",
+        "--address",
+        "127.0.0.1:9",
+        "--datadir",
+        s(&node.path("data")),
+        "--defaults-file",
+        s(&node.cnf),
+        "--dry-run",
+        "--rate",
+        "2G",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("mariadbd would hold FLUSH TABLES WITH READ LOCK for the whole copy"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Estimated time at 2.0 GiB/s: 0.0 s (the read lock would be held"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //!
 //! It resolves the settings and the TLS context, reads the binlog index
 //! and walks the file set exactly as a donor does, then prints the files,
-//! their sizes and, with `--rate`, the time the copy (and so the read
-//! lock) would take. It never prints `flush tables`, never connects to
+//! their sizes and, with `--rate`, the time the copy would take (under
+//! `rsrsync-lock=full`, the time of the read lock; under `short`, of the
+//! live round before it). It never prints `flush tables`, never connects to
 //! the joiner, and writes nothing: no pid file, no `tables_flushed`
 //! clean-up, no log into the datadir.
 
@@ -135,7 +136,8 @@ fn intro() -> String {
 
 fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<String> {
     let plan = Plan::new(entries)?;
-    let streams = settings.streams.min(plan.files().max(1) as usize);
+    let streams = settings.streams;
+    let lock = if settings.short_lock { "short" } else { "full" };
     let dirs = entries
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::Dir))
@@ -166,6 +168,8 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
             "total_bytes": plan.bytes(),
             "rate": args.rate,
             "estimated_seconds": seconds,
+            "lock": lock,
+            "estimated_lock_seconds": if settings.short_lock { None } else { seconds },
             "files": files,
         });
         return Ok(format!("{document:#}\n"));
@@ -175,8 +179,20 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         out.push_str(&format!("  {key:<14} {value}\n"));
     }
     out.push_str(&format!(
-        "  {:<14} SST: mariadbd would hold FLUSH TABLES WITH READ LOCK for the whole copy\n",
-        "mode"
+        "  {:<14} SST, rsrsync-lock={lock}: {}\n",
+        "mode",
+        if settings.short_lock {
+            "a live round would copy the files below while the server runs, then \
+             mariadbd would hold FLUSH TABLES WITH READ LOCK while a second round sends \
+             only what changed meanwhile, and the binlogs"
+        } else {
+            "mariadbd would hold FLUSH TABLES WITH READ LOCK for the whole copy"
+        }
+    ));
+    out.push_str(&format!(
+        "  {:<14} the joiner skips blocks it already holds (unless its rsrsync-delta=off): \
+         sizes and times are upper bounds\n",
+        "delta"
     ));
     out.push_str(&format!(
         "  {:<14} {streams} (backup-threads {}, {} files)\n\nFiles, in the order they \
@@ -217,6 +233,12 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         if dirs == 1 { "y" } else { "ies" }
     ));
     out.push_str(&match (args.rate, seconds) {
+        (Some(rate), Some(secs)) if settings.short_lock => format!(
+            "Estimated time at {}/s: {} for the live round (no lock); the lock then lasts \
+             only as long as the differences take\n",
+            human_bytes(rate),
+            duration(secs)
+        ),
         (Some(rate), Some(secs)) => format!(
             "Estimated time at {}/s: {} (the read lock would be held about as long)\n",
             human_bytes(rate),

@@ -48,8 +48,9 @@ DRY RUN OF A DONOR
   wsrep_sst_rsrsync --role donor --dry-run [--rate RATE] [--json] OPTIONS...
       With the options mariadbd would pass, prints the files a donor would
       send, their sizes and, with --rate (bytes per second, binary units:
-      200M, 1.5G), the time the copy and so the read lock would take. Never
-      asks mariadbd to flush tables, never connects, writes nothing.
+      200M, 1.5G), the time the copy would take (with rsrsync-lock=full, the
+      time of the read lock). Never asks mariadbd to flush tables, never
+      connects, writes nothing.
 
 OTHER
   --help, -h       this text (check --help: the part about check)

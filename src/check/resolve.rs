@@ -44,6 +44,13 @@ pub(crate) const TLS_KEYS: &[&str] = &[
     "ssl-client-key",
 ];
 
+/// rsrsync's switches in `[sst]` and their values (the first is the
+/// default), as `Settings` accepts them.
+const SWITCHES: [(&str, &[&str]); 2] = [
+    ("rsrsync-lock", &["short", "full"]),
+    ("rsrsync-delta", &["on", "off"]),
+];
+
 /// This node, resolved.
 #[derive(Debug)]
 pub(crate) struct Node {
@@ -77,12 +84,35 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
     argv.push("--datadir".into());
     argv.push(datadir.clone().into());
     let parsed = crate::cli::parse(argv).context("building the SST arguments")?;
+    // A bad switch stops an SST; here it is a finding, and the rest of
+    // the settings are resolved without it.
+    let mut left_out: Vec<&str> = TLS_KEYS.to_vec();
+    for (key, choices) in SWITCHES {
+        if let Some((value, origin)) = config.lookup("sst", key) {
+            if !choices.contains(&value.to_ascii_lowercase().as_str()) {
+                let source = file_source(origin);
+                report.fail(
+                    key,
+                    format!(
+                        "{key} = {value} ({source}) is not one of {}: an SST would stop \
+                         with exit 22",
+                        choices.join(", ")
+                    ),
+                    format!(
+                        "set {key} to {} in [sst], or remove it",
+                        choices.join(" or ")
+                    ),
+                );
+                left_out.push(key);
+            }
+        }
+    }
     let settings = Settings::resolve(
         &parsed,
         OsStr::new("wsrep_sst_rsrsync"),
         &env,
         &crate::server_input::RemoteAuth::default(),
-        &config.without(TLS_KEYS),
+        &config.without(&left_out),
     )
     .context("resolving the settings as a donor would")?;
 
@@ -171,6 +201,16 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
             );
         }
         report.setting(key, format!("{secs} s"), source);
+    }
+    for (key, value) in [
+        (
+            "rsrsync-lock",
+            if settings.short_lock { "short" } else { "full" },
+        ),
+        ("rsrsync-delta", if settings.delta { "on" } else { "off" }),
+    ] {
+        let (_, source) = knob(&config, "sst", key);
+        report.setting(key, value, source);
     }
     report.setting(
         "SST address (joiner)",
@@ -494,6 +534,25 @@ mod tests {
         ] {
             assert!(warned.contains(&key), "{key}: {warned:?}");
         }
+    }
+
+    #[test]
+    fn bad_switches_fail_and_the_rest_resolves() {
+        let cnf = "[mysqld]\ndatadir=/x\n[sst]\nrsrsync-lock=sometimes\nrsrsync-delta=OFF\n";
+        let (node, report) = resolved(cnf, &args());
+        let failed: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.status == super::super::report::Status::Fail)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].starts_with("rsrsync-lock = sometimes (<test my.cnf>:4 [sst])"));
+        assert!(node.settings.short_lock, "the default stands in");
+        assert!(!node.settings.delta, "OFF is off, in any case");
+        assert_eq!(row(&report, "rsrsync-delta").value, "off");
+        assert_eq!(line_of(row(&report, "rsrsync-delta")), Some(5));
+        assert_eq!(row(&report, "rsrsync-lock").value, "short");
     }
 
     #[test]

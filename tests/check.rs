@@ -236,6 +236,29 @@ fn a_key_that_does_not_match_the_certificate_fails() {
 }
 
 #[test]
+fn a_missing_ca_does_not_hide_a_key_mismatch() {
+    let node = Node::new("");
+    let cnf = std::fs::read_to_string(&node.cnf)
+        .expect("read")
+        .replace("/key.pem", "/other-key.pem");
+    write(&node.cnf, cnf.as_bytes());
+    std::fs::remove_file(node.path("pki/ca.pem")).expect("rm");
+    let (code, out, _) = node.check(&["--address", &address()]);
+    assert_eq!(code, 1, "{out}");
+    let fails = failures(&out);
+    assert!(
+        fails.iter().any(|l| l.contains("cannot open the CA file")),
+        "{out}"
+    );
+    assert!(
+        fails
+            .iter()
+            .any(|l| l.contains("does not match the certificate")),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_busy_port_fails_and_names_its_holder() {
     let node = Node::new("");
     let held = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -178,19 +178,19 @@ fn check_role(
         );
         return true;
     }
-    let mut readable = true;
-    for (what, path) in [
-        ("certificate", &tls.cert),
-        ("private key", &tls.key),
-        ("CA file", &tls.ca),
-    ] {
+    let mut pair = true;
+    for (what, path) in [("certificate", &tls.cert), ("private key", &tls.key)] {
         if let Some(path) = path {
-            readable &= file_readable(path, what, topic, report);
+            pair &= file_readable(path, what, topic, report);
         }
     }
+    let mut authority = tls
+        .ca
+        .as_ref()
+        .is_none_or(|ca| file_readable(ca, "CA file", topic, report));
     if let Some(dir) = &tls.capath {
         if !dir.is_dir() {
-            readable = false;
+            authority = false;
             report.fail(
                 topic,
                 format!("the CA path {} is not a directory", dir.display()),
@@ -198,7 +198,21 @@ fn check_role(
             );
         }
     }
-    if !readable {
+    if !(pair && authority) {
+        if pair && tls.cert.is_some() && tls.key.is_some() {
+            // The CA is what is missing: still say whether the key and
+            // certificate belong together, so one run shows both problems.
+            let without_ca = TlsSettings {
+                mode: SslMode::Required,
+                ca: None,
+                capath: None,
+                ..tls.clone()
+            };
+            if let Err(err) = Tls::joiner(&without_ca) {
+                let message = format!("{err:#}");
+                report.fail(topic, message.clone(), advice(&message));
+            }
+        }
         return false;
     }
     let built = match role {
@@ -330,7 +344,7 @@ fn validity(cert: &Path, topic: &str, report: &mut Report) {
         validity.not_before.timestamp(),
         validity.not_after.timestamp(),
     );
-    let renew = "renew the certificate (and restart nothing: the next SST reads it)";
+    let renew = "renew the certificate; nothing needs a restart, the next SST reads it";
     if until < now {
         report.fail(
             topic,

@@ -95,7 +95,7 @@ fn header(settings: &Settings) -> Vec<(String, String)> {
         rows.push((
             "secret".to_string(),
             "not given: a real donor gets the joiner's secret from mariadbd \
-             (WSREP_SST_OPT_REMOTE_AUTH) and stops without it"
+             (WSREP_SST_OPT_REMOTE_AUTH, or on stdin from MariaDB 11) and stops without it"
                 .to_string(),
         ));
     }

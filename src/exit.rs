@@ -13,6 +13,9 @@ use std::fmt;
 pub enum Exit {
     /// Success.
     Ok,
+    /// `check` found a problem. Only the operator's commands use it;
+    /// mariadbd never sees it.
+    Problems,
     /// ENOENT: a required parameter or program is missing.
     NotFound,
     /// SIGINT, SIGQUIT or SIGTERM received.
@@ -36,6 +39,7 @@ impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
+            Exit::Problems => 1,
             Exit::NotFound => 2,
             Exit::Interrupted => 3,
             Exit::Busy => 16,
@@ -95,6 +99,7 @@ mod tests {
     fn codes_match_the_scripts() {
         let codes: Vec<u8> = [
             Exit::Ok,
+            Exit::Problems,
             Exit::NotFound,
             Exit::Interrupted,
             Exit::Busy,
@@ -107,7 +112,7 @@ mod tests {
         .iter()
         .map(|e| e.code())
         .collect();
-        assert_eq!(codes, [0, 2, 3, 16, 22, 32, 71, 114, 255]);
+        assert_eq!(codes, [0, 1, 2, 3, 16, 22, 32, 71, 114, 255]);
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //!   `tables_flushed`, walk the file set (`transfer::walk`) and send it
 //!   (`transfer::send`), print `continue`, complete, print `done …`.
 //!
+//! Run by an operator instead (`check`, `--dry-run`, `--help`,
+//! `--version`), it reports on this node instead of transferring
+//! anything ([`check`]).
+//!
 //! # Modules
 //!
 //! `protocol` (frames, proofs, digests: bytes only) ← `net` (sockets,
@@ -32,6 +36,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+mod check;
 mod cli;
 mod config;
 pub mod exit;
@@ -64,6 +69,15 @@ use signals::Stop;
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     let mut args = args.into_iter();
     let program = args.next().unwrap_or_default();
+    let args: Vec<OsString> = args.collect();
+    match check::command(&args) {
+        Ok(check::Command::Sst) => {}
+        Ok(command) => return operator(command, &program),
+        Err(e) => {
+            check::error(&format!("{e:#}"));
+            return ExitCode::from(exit::exit_of(&e).unwrap_or(Exit::Invalid).code());
+        }
+    }
     let parsed = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -114,4 +128,21 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> ExitCode {
     }
     log::error!("Cleanup after exit with status: {}", code.code());
     ExitCode::from(code.code())
+}
+
+/// Runs an operator's command: `check` exits 0 only when an SST would
+/// work, 1 when it found a problem; any other error keeps its SST code.
+fn operator(command: check::Command, program: &std::ffi::OsStr) -> ExitCode {
+    logger::init(false);
+    // Warnings (an ignored option file, a skipped file) matter to the
+    // operator; the SST's info lines would only clutter the report.
+    log::set_max_level(log::LevelFilter::Warn);
+    match check::run(command, program) {
+        Ok(check::Verdict::Passed) => ExitCode::SUCCESS,
+        Ok(check::Verdict::Problems) => ExitCode::from(Exit::Problems.code()),
+        Err(e) => {
+            check::error(&format!("{e:#}"));
+            ExitCode::from(exit::exit_of(&e).unwrap_or(Exit::Problems).code())
+        }
+    }
 }

@@ -8,8 +8,8 @@
 RS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # The Rust target triple of the static release binary.
 RS_TARGET=x86_64-unknown-linux-gnu
-# Where cargo puts the static release binary.
-RS_RELEASE_BIN="$RS_ROOT/target/$RS_TARGET/release/wsrep_sst_rsrsync"
+# Where cargo puts the static release binary (CARGO_TARGET_DIR honoured).
+RS_RELEASE_BIN="${CARGO_TARGET_DIR:-$RS_ROOT/target}/$RS_TARGET/release/wsrep_sst_rsrsync"
 
 # Print a progress line on stdout.
 say() { printf '%s\n' "$*"; }
@@ -70,7 +70,7 @@ run_with_time_limit() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 RS_APT_PACKAGES=(
     mariadb-server mariadb-client galera-4 rsync iproute2 procps
-    gcc libc6-dev pkg-config binutils shellcheck
+    gcc libc6-dev pkg-config binutils shellcheck rpm
 )
 
 # Install the missing ones of the given apt packages, quietly; output goes to

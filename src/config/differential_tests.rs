@@ -75,6 +75,7 @@ fn compare(what: &str, opts: &DefaultsOptions, env: &Env) -> Option<anyhow::Resu
         (Ok(expected), Ok(got)) => {
             assert_eq!(got.mysqld, expected.mysqld, "{what}: --mysqld lines");
             assert_eq!(got.sst, expected.sst, "{what}: sst lines");
+            assert_origins_name_their_lines(what, got);
             for groups in GROUP_LISTS {
                 for key in KEYS {
                     assert_eq!(
@@ -98,6 +99,31 @@ fn compare(what: &str, opts: &DefaultsOptions, env: &Env) -> Option<anyhow::Resu
         ),
     }
     Some(got)
+}
+
+/// Every origin the native reader recorded names a line of its file that
+/// holds the option's name, in the group it says.
+fn assert_origins_name_their_lines(what: &str, config: &Config) {
+    assert!(config.has_origins(), "{what}: an origin for every line");
+    let pairs = config
+        .mysqld
+        .iter()
+        .zip(&config.mysqld_origins)
+        .chain(config.sst.iter().zip(&config.sst_origins));
+    for (option, origin) in pairs {
+        let text = fs::read(&origin.file).expect("an origin names a readable file");
+        let text = String::from_utf8_lossy(&text);
+        let line = text
+            .split('\n')
+            .nth(origin.line - 1)
+            .unwrap_or_else(|| panic!("{what}: {origin} is past the end of the file"));
+        let name = option.trim_start_matches("--");
+        let name = name.split('=').next().unwrap_or(name);
+        assert!(
+            line.contains(name),
+            "{what}: {origin} is {line:?}, which does not hold {option:?}"
+        );
+    }
 }
 
 fn outcome(result: &anyhow::Result<Config>) -> String {

@@ -36,7 +36,10 @@ use std::path::PathBuf;
 mod differential_tests;
 mod mycnf;
 mod native;
+mod origin;
 mod print_defaults;
+
+pub(crate) use origin::{Origin, OriginStatus};
 
 /// The server series whose version-named groups (`[mysqld-10.11]`,
 /// `[mariadb-10.11]`, `[mariadbd-10.11]`) the native reader reads when it
@@ -44,7 +47,7 @@ mod print_defaults;
 const NATIVE_SERVER_VERSION: &str = "10.11";
 
 /// The defaults options mariadbd passed on the SST command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DefaultsOptions {
     /// `--defaults-file`
     pub(crate) file: Option<PathBuf>,
@@ -86,10 +89,21 @@ impl Env {
 }
 
 /// The option lines (`--name=value` or `--name`, as `my_print_defaults`
-/// prints them) of the `--mysqld` group set and of the `sst` group set.
+/// prints them) of the `--mysqld` group set and of the `sst` group set,
+/// and, when known, the file, line and group each came from (one origin
+/// per line, or none at all: `my_print_defaults` does not say).
 pub(crate) struct Config {
     mysqld: Vec<String>,
     sst: Vec<String>,
+    mysqld_origins: Vec<Origin>,
+    sst_origins: Vec<Origin>,
+}
+
+/// Which of the two group sets a lookup found its line in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    Mysqld,
+    Sst,
 }
 
 /// Shows option names only: values can be secrets (`wsrep-sst-auth`,
@@ -144,6 +158,8 @@ impl Config {
             Reader::PrintDefaults(program) => Ok(Config {
                 mysqld: print_defaults::options(program, opts, env, "--mysqld")?,
                 sst: print_defaults::options(program, opts, env, "sst")?,
+                mysqld_origins: Vec::new(),
+                sst_origins: Vec::new(),
             }),
             Reader::Native { server_version } => {
                 let entries = native::read_options(opts, env)?;
@@ -165,17 +181,28 @@ impl Config {
     /// Keeps the options of the two group sets, like
     /// `my_print_defaults --mysqld` and `my_print_defaults sst`.
     fn select(entries: &[native::Entry], version: &str, suffix: Option<&str>) -> Config {
-        let lines = |groups: Vec<String>| -> Vec<String> {
+        let chosen = |groups: Vec<String>| -> (Vec<String>, Vec<Origin>) {
             let groups = with_suffix(groups, suffix);
             entries
                 .iter()
                 .filter(|e| groups.iter().any(|g| g.eq_ignore_ascii_case(&e.group)))
-                .map(|e| e.option.clone())
-                .collect()
+                .map(|e| {
+                    let origin = Origin {
+                        file: e.file.clone(),
+                        line: e.line,
+                        group: e.group.clone(),
+                    };
+                    (e.option.clone(), origin)
+                })
+                .unzip()
         };
+        let (mysqld, mysqld_origins) = chosen(server_groups(version));
+        let (sst, sst_origins) = chosen(vec!["sst".to_owned()]);
         Config {
-            mysqld: lines(server_groups(version)),
-            sst: lines(vec!["sst".to_owned()]),
+            mysqld,
+            sst,
+            mysqld_origins,
+            sst_origins,
         }
     }
 
@@ -184,9 +211,14 @@ impl Config {
     /// (`--mysqld`, `sst`) that has a non-empty one; within a set, the last
     /// occurrence wins. The value is trimmed; empty means unset (`None`).
     pub(crate) fn get(&self, groups: &str, key: &str) -> Option<String> {
+        self.find(groups, key).map(|(value, _, _)| value)
+    }
+
+    /// [`Config::get`], and which set and line of it gave the value.
+    fn find(&self, groups: &str, key: &str) -> Option<(String, Set, usize)> {
         let key = key.replace('_', "-");
-        for lines in self.sets(groups) {
-            let Some(value) = last_value(lines, &key) else {
+        for set in self.sets(groups) {
+            let Some((index, value)) = last_match(self.lines(set), &key) else {
                 continue;
             };
             // parse_cnf tests the value before trimming it (the shell's
@@ -197,7 +229,7 @@ impl Config {
                 continue;
             }
             let value = value.trim_matches(is_shell_space);
-            return (!value.is_empty()).then(|| value.to_owned());
+            return (!value.is_empty()).then(|| (value.to_owned(), set, index));
         }
         None
     }
@@ -205,15 +237,28 @@ impl Config {
     /// `in_config`: whether `key` appears at all in one of the group sets,
     /// even without `=` or with an empty value.
     pub(crate) fn present(&self, groups: &str, key: &str) -> bool {
-        let key = key.replace('_', "-");
-        self.sets(groups)
-            .any(|lines| last_value(lines, &key).is_some())
+        self.find_present(groups, key).is_some()
     }
 
-    fn sets<'a>(&'a self, groups: &'a str) -> impl Iterator<Item = &'a [String]> + 'a {
+    /// The set and line of the last line naming `key` in the first set
+    /// where it appears at all.
+    fn find_present(&self, groups: &str, key: &str) -> Option<(Set, usize)> {
+        let key = key.replace('_', "-");
+        self.sets(groups)
+            .find_map(|set| last_match(self.lines(set), &key).map(|(index, _)| (set, index)))
+    }
+
+    fn lines(&self, set: Set) -> &[String] {
+        match set {
+            Set::Mysqld => &self.mysqld,
+            Set::Sst => &self.sst,
+        }
+    }
+
+    fn sets<'a>(&'a self, groups: &'a str) -> impl Iterator<Item = Set> + 'a {
         groups.split('|').filter_map(|group| match group {
-            "--mysqld" => Some(self.mysqld.as_slice()),
-            "sst" => Some(self.sst.as_slice()),
+            "--mysqld" => Some(Set::Mysqld),
+            "sst" => Some(Set::Sst),
             other => {
                 log::warn!("ignoring unknown option group set '{other}' in a my.cnf lookup");
                 None
@@ -257,24 +302,32 @@ fn with_suffix(mut groups: Vec<String>, suffix: Option<&str>) -> Vec<String> {
     groups
 }
 
-/// The value of the last line naming `key`, compared as the scripts' awk
-/// does: `--loose` at the start becomes `-`, and `_` becomes `-` in the
-/// name (the text before the first `=`). No `=` gives an empty value.
-fn last_value<'a>(lines: &'a [String], key: &str) -> Option<&'a str> {
-    lines.iter().rev().find_map(|line| {
-        let (lead, rest) = match line.strip_prefix("--loose") {
-            Some(rest) => ("-", rest),
-            None => ("", line.as_str()),
-        };
-        let (name, value) = rest.split_once('=').unwrap_or((rest, ""));
-        let normalized = lead
-            .chars()
-            .chain(name.chars())
-            .map(|c| if c == '_' { '-' } else { c });
-        normalized
-            .eq("--".chars().chain(key.chars()))
-            .then_some(value)
-    })
+/// The index and value of the last line naming `key`, compared as the
+/// scripts' awk does: `--loose` at the start becomes `-`, and `_` becomes
+/// `-` in the name (the text before the first `=`). No `=` gives an empty
+/// value.
+fn last_match<'a>(lines: &'a [String], key: &str) -> Option<(usize, &'a str)> {
+    lines
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, line)| names_key(line, key).map(|value| (index, value)))
+}
+
+/// The value of `line` when it names `key` (see [`last_match`]).
+fn names_key<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let (lead, rest) = match line.strip_prefix("--loose") {
+        Some(rest) => ("-", rest),
+        None => ("", line),
+    };
+    let (name, value) = rest.split_once('=').unwrap_or((rest, ""));
+    let normalized = lead
+        .chars()
+        .chain(name.chars())
+        .map(|c| if c == '_' { '-' } else { c });
+    normalized
+        .eq("--".chars().chain(key.chars()))
+        .then_some(value)
 }
 
 /// `[[:space:]]` of the scripts' `trim_string`.

@@ -42,8 +42,13 @@ const FGETS_MAX: usize = 4094;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Item {
     /// An option as `my_print_defaults` prints it (`--name=value` or
-    /// `--name`), under the group it appeared in.
-    Option { group: String, option: String },
+    /// `--name`), under the group it appeared in, at `line` (counted as
+    /// mysys counts lines in its messages: `fgets` pieces).
+    Option {
+        group: String,
+        option: String,
+        line: usize,
+    },
     /// `!include PATH` at `line`.
     Include { path: Vec<u8>, line: usize },
     /// `!includedir PATH` at `line`.
@@ -116,6 +121,7 @@ fn parse_bytes(data: &[u8], name: &Path, directives: bool) -> Parsed {
                 Some(group) => items.push(Item::Option {
                     group: group.clone(),
                     option: lossy(&option(body)),
+                    line,
                 }),
                 None => {
                     // Only the name: the value may be a password.
@@ -428,6 +434,26 @@ mod tests {
     }
 
     #[test]
+    fn options_carry_their_line() {
+        let mut data = b"# c\n[m]\n\nk1=1\n  k2\n[n]\r\n".to_vec();
+        // A line over 4094 bytes is two lines to mysys, so the next one is 9.
+        data.extend(b"long=");
+        data.extend([b'x'; 4200]);
+        data.extend(b"\nk3=3");
+        let lines: Vec<(String, usize)> = parsed(&data)
+            .items
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Option { option, line, .. } => Some((option, line)),
+                _ => None,
+            })
+            .filter(|(option, _)| option.len() < 20)
+            .collect();
+        let want = [("--k1=1", 4), ("--k2", 5), ("--k3=3", 9)];
+        assert_eq!(lines, want.map(|(o, l)| (o.to_string(), l)));
+    }
+
+    #[test]
     fn line_endings_nul_and_encoding() {
         assert_eq!(
             options(b"[m]\r\nk1 = v1\r\nk2\r\nk3=\"q\"\r\nk4=a\0b\nk5=\xff\xfe\nk6=last"),
@@ -517,7 +543,8 @@ mod tests {
                 },
                 Item::Option {
                     group: "m".into(),
-                    option: "--k=v".into()
+                    option: "--k=v".into(),
+                    line: 9,
                 },
                 // No newline at the end: mysys cuts a real character.
                 include(b"/e.cn", 10),
@@ -542,7 +569,8 @@ mod tests {
             parsed.items,
             [Item::Option {
                 group: "m".into(),
-                option: "--k".into()
+                option: "--k".into(),
+                line: 4,
             }]
         );
     }

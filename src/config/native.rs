@@ -44,11 +44,15 @@ const MAX_TOTAL_BYTES: u64 = 64 << 20;
 const MAX_FILES: usize = 4096;
 const MAX_DIR_ENTRIES: usize = 10_000;
 
-/// One option with the group it came from, in file order.
+/// One option with the group, file and line it came from, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) group: String,
     pub(crate) option: String,
+    /// The file as it was opened (`~/` expanded).
+    pub(crate) file: PathBuf,
+    /// The line in that file, as mysys numbers lines in its messages.
+    pub(crate) line: usize,
 }
 
 /// Reads every option of every group from the files `opts` selects.
@@ -230,7 +234,16 @@ impl<'a> Walk<'a> {
         }
         for item in parsed.items {
             match item {
-                Item::Option { group, option } => self.entries.push(Entry { group, option }),
+                Item::Option {
+                    group,
+                    option,
+                    line,
+                } => self.entries.push(Entry {
+                    group,
+                    option,
+                    file: name.to_path_buf(),
+                    line,
+                }),
                 Item::Include { path, line } => {
                     let path = PathBuf::from(OsString::from_vec(path));
                     self.included(&path, depth + 1, name, line)?;

@@ -326,7 +326,11 @@ fn wait_flushed(
 
 /// The newest `max` binlogs named in the index (all when negative), as
 /// paths; relative names are relative to the datadir (spec §5.4).
-fn binlogs_to_send(binlog: Option<&Binlog>, max: i64, datadir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn binlogs_to_send(
+    binlog: Option<&Binlog>,
+    max: i64,
+    datadir: &Path,
+) -> Result<Vec<PathBuf>> {
     let Some(binlog) = binlog else {
         return Ok(Vec::new());
     };

@@ -20,7 +20,7 @@ use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 
-mod donor;
+pub(crate) mod donor;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use rustls::InconsistentKeys;
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
@@ -52,17 +53,36 @@ pub(crate) fn load_identity(
             key.display()
         ))
     })?;
-    CertifiedKey::from_der(chain.clone(), key_der.clone_key(), provider).map_err(|e| {
-        invalid(format!(
-            "the private key {} does not match the certificate {}: {e}",
+    CertifiedKey::from_der(chain.clone(), key_der.clone_key(), provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => invalid(format!(
+            "the private key {} does not match the certificate {}",
             key.display(),
             cert.display()
-        ))
+        )),
+        other => invalid(format!(
+            "cannot use the certificate {} with the private key {}: {other}{}",
+            cert.display(),
+            key.display(),
+            version_hint(&other)
+        )),
     })?;
     Ok(Identity {
         chain,
         key: key_der,
     })
+}
+
+/// Why a certificate OpenSSL takes can still be refused: rustls (webpki)
+/// only accepts X.509 version 3, and `openssl x509 -req` without
+/// extensions (as in many how-tos) makes version 1.
+fn version_hint(err: &rustls::Error) -> &'static str {
+    if format!("{err:?}").contains("UnsupportedCertVersion") {
+        " (an X.509 version 1 certificate, as `openssl x509 -req` makes without \
+         extensions; rsrsync needs version 3: re-issue it with `-extfile` naming a file \
+         that holds `basicConstraints=CA:FALSE`)"
+    } else {
+        ""
+    }
 }
 
 /// The trust anchors from a CA file and/or a CA directory (every

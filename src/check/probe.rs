@@ -1,0 +1,683 @@
+//! The probe between two nodes: `check --listen` on one, `check --peer`
+//! on the other. Nothing is written and no data file is read or sent:
+//! only a greeting, a TLS handshake and two small JSON lines.
+//!
+//! The listening node binds the SST port exactly as its joiner would and
+//! plays the joiner (TLS server); the probing node plays the donor (TLS
+//! client), with each node's own TLS settings for that role, so the probe
+//! succeeds only if a real SST could connect and agree on TLS.
+//!
+//! ```text
+//! donor  -> "RSRSYNC-PROBE 1 tls=<ssl-mode>\n"                 (plain)
+//! joiner -> "RSRSYNC-PROBE-OK 1 tls=<ssl-mode> cn=<CN>\n"      (plain)
+//!           (both stop here when one side has TLS and the other not)
+//! -- TLS handshake when enabled: the joiner's CN is checked by the donor
+//!    in VERIFY_IDENTITY, as it is from the published `ready` line --
+//! donor  -> {"rsrsync","protocol","host","files","bytes":{class: n}}
+//! joiner -> the same about itself, plus "room": its verdict on receiving
+//!           the donor's bytes
+//! donor  -> {"room": its verdict on receiving the joiner's bytes}
+//! ```
+//!
+//! Every line is bounded (256 bytes plain, 16 KiB JSON) and every step
+//! must finish within 10 s. The greeting's first byte is not a frame kind,
+//! so a real rsrsync joiner in the middle of an SST refuses the probe at
+//! once and logs it; the SST goes on. The listener answers one probe and
+//! exits; it tells whoever connects its host name, versions and byte
+//! counts per class, nothing else (no paths, no secrets).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Map, Value, json};
+
+use super::output::notice;
+use super::report::{ClassBytes, Report, TransferSet, class_key, class_of_key, human_bytes};
+use super::resolve::Node;
+use super::space::{Room, judge, rooms};
+use crate::cli::Role;
+use crate::net::address::{SstAddress, listen_addresses, resolve};
+use crate::net::{Listener, TimedStream, Transport};
+use crate::protocol::VERSION;
+use crate::signals::Stop;
+use crate::tls::{Tls, TlsSettings};
+
+/// Version of the probe exchange itself.
+const PROBE_VERSION: u32 = 1;
+const GREETING: &str = "RSRSYNC-PROBE";
+const ANSWER: &str = "RSRSYNC-PROBE-OK";
+const PLAIN_MAX: usize = 256;
+const JSON_MAX: usize = 16 << 10;
+/// Longest wait for any one step once connected.
+const STEP: Duration = Duration::from_secs(10);
+const TOPIC: &str = "probe";
+
+/// What one side says about itself.
+#[derive(Debug, Clone, PartialEq)]
+struct Hello {
+    rsrsync: String,
+    protocol: u64,
+    host: String,
+    files: u64,
+    bytes: ClassBytes,
+}
+
+/// A joiner's verdict on receiving a donor's bytes.
+#[derive(Debug, Clone, PartialEq)]
+struct Verdict {
+    fits: bool,
+    needed: u64,
+    available: u64,
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn own_hello(mine: Option<&TransferSet>) -> Hello {
+    Hello {
+        rsrsync: env!("CARGO_PKG_VERSION").to_string(),
+        protocol: u64::from(VERSION),
+        host: hostname(),
+        files: mine.map_or(0, TransferSet::files),
+        bytes: mine.map(TransferSet::class_bytes).unwrap_or_default(),
+    }
+}
+
+fn hello_json(hello: &Hello, room: Option<&Verdict>) -> Value {
+    let bytes: Map<String, Value> = hello
+        .bytes
+        .iter()
+        .map(|(class, n)| (class_key(*class).to_string(), json!(n)))
+        .collect();
+    let mut value = json!({
+        "rsrsync": hello.rsrsync,
+        "protocol": hello.protocol,
+        "host": hello.host,
+        "files": hello.files,
+        "bytes": bytes,
+    });
+    if let (Some(room), Some(map)) = (room, value.as_object_mut()) {
+        map.insert("room".into(), verdict_json(room));
+    }
+    value
+}
+
+fn verdict_json(v: &Verdict) -> Value {
+    json!({"fits": v.fits, "needed": v.needed, "available": v.available})
+}
+
+fn parse_hello(value: &Value) -> Result<Hello> {
+    let text = |key: &str| -> Result<String> {
+        let s = value
+            .get(key)
+            .and_then(Value::as_str)
+            .with_context(|| format!("no '{key}' in the peer's hello"))?;
+        Ok(s.chars().filter(|c| !c.is_control()).take(64).collect())
+    };
+    let number = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_u64)
+            .with_context(|| format!("no '{key}' in the peer's hello"))
+    };
+    let mut bytes = ClassBytes::new();
+    if let Some(map) = value.get("bytes").and_then(Value::as_object) {
+        for (key, n) in map {
+            // Classes a newer peer knows and we do not are left out.
+            if let (Some(class), Some(n)) = (class_of_key(key), n.as_u64()) {
+                bytes.insert(class, n);
+            }
+        }
+    }
+    Ok(Hello {
+        rsrsync: text("rsrsync")?,
+        protocol: number("protocol")?,
+        host: text("host")?,
+        files: number("files")?,
+        bytes,
+    })
+}
+
+fn parse_verdict(value: Option<&Value>) -> Option<Verdict> {
+    let value = value?;
+    Some(Verdict {
+        fits: value.get("fits")?.as_bool()?,
+        needed: value.get("needed")?.as_u64()?,
+        available: value.get("available")?.as_u64()?,
+    })
+}
+
+fn verdict_of(rooms: &[Room]) -> Verdict {
+    let used: Vec<&Room> = rooms.iter().filter(|r| r.needed > 0).collect();
+    Verdict {
+        fits: used.iter().all(|r| r.fits()),
+        needed: used.iter().map(|r| r.needed).sum(),
+        available: used
+            .iter()
+            .map(|r| r.free.saturating_add(r.reclaimable))
+            .sum(),
+    }
+}
+
+/// Reads one `\n`-terminated line of at most `max` bytes, a byte at a
+/// time so that nothing after it (a TLS handshake) is consumed. `None`
+/// when the peer closed before sending anything.
+fn read_line<R: Read>(input: &mut R, max: usize) -> Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(0) => bail!("the connection ended inside a line"),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => {
+                ensure!(line.len() < max, "a line longer than {max} bytes");
+                line.push(byte[0]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading"),
+        }
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
+fn read_json<R: Read>(input: &mut R) -> Result<Value> {
+    let line = read_line(input, JSON_MAX)?.context("the peer closed the connection")?;
+    serde_json::from_str(&line).context("the peer sent a malformed line")
+}
+
+fn write_line<W: Write>(output: &mut W, line: &str) -> Result<()> {
+    output
+        .write_all(format!("{line}\n").as_bytes())
+        .and_then(|()| output.flush())
+        .context("writing to the peer")
+}
+
+/// `tls=<MODE>` and the rest (`cn=` last: a CN may hold spaces).
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(&format!(" {name}="))? + name.len() + 2;
+    let rest = &line[start..];
+    if name == "cn" {
+        return Some(rest);
+    }
+    Some(rest.split(' ').next().unwrap_or(rest))
+}
+
+fn mode_name(tls: &TlsSettings) -> &'static str {
+    tls.mode.name()
+}
+
+/// Records the comparison of versions.
+fn compare_versions(peer: &Hello, report: &mut Report) {
+    if peer.protocol != u64::from(VERSION) {
+        report.fail(
+            TOPIC,
+            format!(
+                "{} runs rsrsync {} speaking protocol {}, this node speaks {VERSION}: an SST \
+                 between them would stop with exit 71",
+                peer.host, peer.rsrsync, peer.protocol
+            ),
+            "install the same rsrsync version on all nodes",
+        );
+    } else if peer.rsrsync != env!("CARGO_PKG_VERSION") {
+        report.warn(
+            TOPIC,
+            format!(
+                "{} runs rsrsync {}, this node {} (same protocol {VERSION})",
+                peer.host,
+                peer.rsrsync,
+                env!("CARGO_PKG_VERSION")
+            ),
+            "install the same rsrsync version on all nodes when convenient",
+        );
+    }
+}
+
+/// Records what the other side found about receiving this node's data.
+fn their_verdict(peer: &Hello, verdict: Option<Verdict>, report: &mut Report) {
+    match verdict {
+        Some(v) if v.needed == 0 => report.info(
+            "free space",
+            format!("an SST from this node to {}: nothing to send", peer.host),
+        ),
+        Some(v) if v.fits => report.ok(
+            "free space",
+            format!(
+                "an SST from this node to {}: it reports room (needs up to {}, has {})",
+                peer.host,
+                human_bytes(v.needed),
+                human_bytes(v.available)
+            ),
+        ),
+        Some(v) => report.fail(
+            "free space",
+            format!(
+                "an SST from this node to {}: it needs up to {} but has {}",
+                peer.host,
+                human_bytes(v.needed),
+                human_bytes(v.available)
+            ),
+            format!(
+                "free space on {} (its check lists the filesystem)",
+                peer.host
+            ),
+        ),
+        None => report.warn(
+            "free space",
+            format!(
+                "{} did not say whether it has room for this node's data",
+                peer.host
+            ),
+            "run check on that node",
+        ),
+    }
+}
+
+/// `check --listen`: waits for one probe on the joiner's SST address.
+pub(crate) fn listen(
+    node: &Node,
+    mine: Option<&TransferSet>,
+    timeout: Duration,
+    report: &mut Report,
+) {
+    let Ok(tls) = TlsSettings::resolve(&node.config, Role::Joiner) else {
+        report.fail(
+            TOPIC,
+            "cannot answer a probe: this node's TLS settings do not resolve",
+            "fix the TLS problem reported above",
+        );
+        return;
+    };
+    let (context, cn) = match Tls::joiner(&tls) {
+        Ok(pair) => pair,
+        Err(err) => {
+            report.fail(
+                TOPIC,
+                format!("cannot answer a probe without a working TLS setup: {err:#}"),
+                "fix the TLS problem reported above",
+            );
+            return;
+        }
+    };
+    let address = &node.address;
+    let listener = match listen_addresses(address.host_unescaped(), address.port)
+        .and_then(|addrs| Listener::bind(&addrs))
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            report.fail(
+                TOPIC,
+                format!("cannot listen for a probe: {err:#}"),
+                "free the SST port (see the SST port finding)",
+            );
+            return;
+        }
+    };
+    report.ok(
+        "SST port",
+        format!(
+            "{}:{}: listening as a joiner would, for the probe",
+            address.host,
+            listener.port()
+        ),
+    );
+    notice(&format!(
+        "listening on {}:{} as a joiner would; on the other node run: \
+         wsrep_sst_rsrsync check --peer {}:{} (waiting up to {} s)",
+        address.host,
+        listener.port(),
+        address.host,
+        listener.port(),
+        timeout.as_secs()
+    ));
+    let stop = Stop::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        match listener.accept(&stop, deadline) {
+            Ok(Some((tcp, from))) => {
+                match answer(tcp, from, node, mine, &tls, &context, &cn, report) {
+                    Ok(()) => return,
+                    Err(err) => log::warn!("ignored a connection from {from}: {err:#}"),
+                }
+            }
+            Ok(None) => {
+                report.fail(
+                    TOPIC,
+                    format!("no probe arrived within {} s", timeout.as_secs()),
+                    format!(
+                        "run `wsrep_sst_rsrsync check --peer {}:{}` on the other node while \
+                         this one listens, and open the port between them",
+                        address.host,
+                        listener.port()
+                    ),
+                );
+                return;
+            }
+            Err(err) => {
+                report.fail(TOPIC, format!("waiting for a probe: {err:#}"), "retry");
+                return;
+            }
+        }
+    }
+}
+
+/// Answers one connection. `Err`: it was not a probe (ignored); once it
+/// is one, every outcome is a finding.
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    tcp: TcpStream,
+    from: SocketAddr,
+    node: &Node,
+    mine: Option<&TransferSet>,
+    tls: &TlsSettings,
+    context: &Tls,
+    cn: &str,
+    report: &mut Report,
+) -> Result<()> {
+    let mut stream = TimedStream::new(tcp, STEP)?;
+    stream.set_deadline(Instant::now() + STEP);
+    let line = read_line(&mut stream, PLAIN_MAX)?.context("closed at once")?;
+    ensure!(
+        line.starts_with(&format!("{GREETING} ")),
+        "not a probe (it began with {:?})",
+        line.chars().take(16).collect::<String>()
+    );
+    let theirs = field(&line, "tls").unwrap_or("DISABLED").to_string();
+    write_line(
+        &mut stream,
+        &format!("{ANSWER} {PROBE_VERSION} tls={} cn={cn}", mode_name(tls)),
+    )?;
+    if (theirs != "DISABLED") != tls.enabled() {
+        report.fail(
+            TOPIC,
+            format!(
+                "the node at {from} uses ssl-mode={theirs}, this node {}: an SST between \
+                 them would fail",
+                mode_name(tls)
+            ),
+            "set the same ssl-mode (and certificates) on every node",
+        );
+        return Ok(());
+    }
+    if let Err(err) = exchange_as_joiner(stream, node, mine, context, from, report) {
+        report.fail(
+            TOPIC,
+            format!("the probe from {from} failed: {err:#}"),
+            "if the error names a certificate, both nodes' certificates must be issued \
+             by the CA the other trusts; otherwise retry",
+        );
+    }
+    Ok(())
+}
+
+fn exchange_as_joiner(
+    stream: TimedStream,
+    node: &Node,
+    mine: Option<&TransferSet>,
+    context: &Tls,
+    from: SocketAddr,
+    report: &mut Report,
+) -> Result<()> {
+    let mut transport = context.wrap(stream)?;
+    transport.timed_mut().set_deadline(Instant::now() + STEP);
+    let first = match read_json(&mut transport) {
+        Err(err) if is_eof(&err) => bail!(
+            "the prober closed the connection during the TLS handshake: it refused this \
+             node's certificate or its own TLS setup failed (its report says which)"
+        ),
+        other => other.context("during the TLS handshake or hello")?,
+    };
+    let peer = parse_hello(&first)?;
+    let own = mine.map(TransferSet::class_bytes).unwrap_or_default();
+    let rooms = rooms(&node.settings, &peer.bytes, &own)?;
+    let verdict = verdict_of(&rooms);
+    let hello = hello_json(&own_hello(mine), Some(&verdict));
+    write_line(&mut transport, &hello.to_string())?;
+    let theirs = read_json(&mut transport)?;
+    close(transport);
+    report.ok(
+        TOPIC,
+        format!(
+            "answered {} ({from}): rsrsync {}, protocol {}, TLS {}",
+            peer.host,
+            peer.rsrsync,
+            peer.protocol,
+            if matches!(context, Tls::Off) {
+                "off"
+            } else {
+                "handshake ok"
+            }
+        ),
+    );
+    compare_versions(&peer, report);
+    judge(&rooms, &format!("from {} to this node", peer.host), report);
+    their_verdict(&peer, parse_verdict(theirs.get("room")), report);
+    Ok(())
+}
+
+/// Whether the peer hung up (rather than sent garbage).
+fn is_eof(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+            || e.to_string().contains("closed the connection")
+    })
+}
+
+fn close(mut transport: Transport) {
+    transport.close();
+}
+
+/// `check --peer host[:port]`: probes a node running `check --listen`.
+pub(crate) fn probe(
+    node: &Node,
+    mine: Option<&TransferSet>,
+    peer: &str,
+    timeout: Duration,
+    report: &mut Report,
+) {
+    if let Err(err) = probe_inner(node, mine, peer, timeout, report) {
+        let message = format!("{err:#}");
+        let fix = if ["certificate", "alert", "TLS", "handshake"]
+            .iter()
+            .any(|word| message.contains(word))
+        {
+            "both nodes' certificates must be issued by a CA the other trusts (ssl-ca), \
+             and in VERIFY_IDENTITY the joiner's certificate must name it; run check on \
+             each node for its own certificate"
+                .to_string()
+        } else {
+            format!(
+                "on {peer} run `wsrep_sst_rsrsync check --listen`, open its SST port to \
+                 this node, then run this again"
+            )
+        };
+        report.fail(TOPIC, format!("probing {peer}: {message}"), fix);
+    }
+}
+
+fn probe_inner(
+    node: &Node,
+    mine: Option<&TransferSet>,
+    peer: &str,
+    timeout: Duration,
+    report: &mut Report,
+) -> Result<()> {
+    let address = SstAddress::parse(peer).context("reading --peer")?;
+    let tls = TlsSettings::resolve(&node.config, Role::Donor)
+        .context("this node's TLS settings (as a donor)")?;
+    let targets = resolve(address.host_unescaped(), address.port)?;
+    let tcp = connect(&targets, timeout)?;
+    let mut stream = TimedStream::new(tcp, STEP)?;
+    stream.set_deadline(Instant::now() + STEP);
+    write_line(
+        &mut stream,
+        &format!("{GREETING} {PROBE_VERSION} tls={}", mode_name(&tls)),
+    )?;
+    let shown = format!("{}:{}", address.host, address.port);
+    let line = match read_line(&mut stream, PLAIN_MAX) {
+        Ok(Some(line)) => line,
+        Ok(None) | Err(_) => bail!(
+            "{shown} closed the connection without answering: it is not in `check --listen` \
+             (a joiner in the middle of an SST refuses probes)"
+        ),
+    };
+    if line.starts_with("@RSYNCD:") {
+        bail!("an rsync daemon answers at {shown} (the stock rsync method's joiner?), not rsrsync");
+    }
+    ensure!(
+        line.starts_with(&format!("{ANSWER} ")),
+        "{shown} answered {:?}: it is not rsrsync's `check --listen`",
+        line.chars().take(32).collect::<String>()
+    );
+    let theirs = field(&line, "tls").unwrap_or("DISABLED").to_string();
+    let cn = field(&line, "cn").unwrap_or("").to_string();
+    if (theirs != "DISABLED") != tls.enabled() {
+        report.fail(
+            TOPIC,
+            format!(
+                "{shown} uses ssl-mode={theirs}, this node {}: an SST between them would fail",
+                mode_name(&tls)
+            ),
+            "set the same ssl-mode (and certificates) on every node",
+        );
+        return Ok(());
+    }
+    let context = Tls::donor(&tls, &address, &cn)?;
+    let tls_on = !matches!(context, Tls::Off);
+    let mut transport = context.wrap(stream)?;
+    transport.timed_mut().set_deadline(Instant::now() + STEP);
+    let own = mine.map(TransferSet::class_bytes).unwrap_or_default();
+    write_line(
+        &mut transport,
+        &hello_json(&own_hello(mine), None).to_string(),
+    )
+    .context("during the TLS handshake")?;
+    let reply = read_json(&mut transport).context("during the TLS handshake or hello")?;
+    let peer_hello = parse_hello(&reply)?;
+    let rooms = rooms(&node.settings, &peer_hello.bytes, &own)?;
+    let verdict = verdict_of(&rooms);
+    write_line(
+        &mut transport,
+        &json!({"room": verdict_json(&verdict)}).to_string(),
+    )?;
+    close(transport);
+    report.ok(
+        TOPIC,
+        format!(
+            "{} ({shown}) answered: rsrsync {}, protocol {}, TLS {}",
+            peer_hello.host,
+            peer_hello.rsrsync,
+            peer_hello.protocol,
+            if tls_on {
+                format!("handshake ok (ssl-mode={})", mode_name(&tls))
+            } else {
+                "off on both".to_string()
+            }
+        ),
+    );
+    compare_versions(&peer_hello, report);
+    their_verdict(&peer_hello, parse_verdict(reply.get("room")), report);
+    judge(
+        &rooms,
+        &format!("from {} to this node", peer_hello.host),
+        report,
+    );
+    Ok(())
+}
+
+/// Connects to the first target that accepts, retrying refusals until
+/// `timeout` (the other node may start listening a moment later).
+fn connect(targets: &[SocketAddr], timeout: Duration) -> Result<TcpStream> {
+    let deadline = Instant::now() + timeout;
+    let mut told = false;
+    loop {
+        let mut last = None;
+        for target in targets {
+            match TcpStream::connect_timeout(target, STEP) {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => last = Some((target, e)),
+            }
+        }
+        if let Some((target, err)) = last {
+            if Instant::now() >= deadline {
+                return Err(err).with_context(|| format!("connecting to {target}"));
+            }
+            if !told {
+                notice(&format!(
+                    "nothing answers at {target} yet ({err}); retrying for up to {} s",
+                    timeout.as_secs()
+                ));
+                told = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Class;
+
+    #[test]
+    fn hello_round_trips_and_ignores_unknown_classes() {
+        let hello = Hello {
+            rsrsync: "0.1.0".into(),
+            protocol: 1,
+            host: "db1".into(),
+            files: 3,
+            bytes: ClassBytes::from([(Class::Data, 10), (Class::Binlog, 2)]),
+        };
+        let mut value = hello_json(
+            &hello,
+            Some(&Verdict {
+                fits: true,
+                needed: 1,
+                available: 2,
+            }),
+        );
+        assert_eq!(parse_hello(&value).expect("parses"), hello);
+        assert_eq!(
+            parse_verdict(value.get("room")),
+            Some(Verdict {
+                fits: true,
+                needed: 1,
+                available: 2
+            })
+        );
+        value["bytes"]["future"] = json!(5);
+        value["host"] = json!("evil\u{1b}[2Jhost");
+        let parsed = parse_hello(&value).expect("parses");
+        assert_eq!(parsed.bytes.len(), 2);
+        assert_eq!(parsed.host, "evil[2Jhost", "control characters dropped");
+        assert!(parse_hello(&json!({"host": "x"})).is_err());
+    }
+
+    #[test]
+    fn plain_lines_are_bounded() {
+        let mut input = &b"RSRSYNC-PROBE 1 tls=DISABLED\nrest"[..];
+        assert_eq!(
+            read_line(&mut input, 64).expect("line").as_deref(),
+            Some("RSRSYNC-PROBE 1 tls=DISABLED")
+        );
+        assert_eq!(input, b"rest", "nothing after the line is consumed");
+        assert!(read_line(&mut &[b'x'; 300][..], 256).is_err());
+        assert_eq!(read_line(&mut &b""[..], 8).expect("eof"), None);
+        assert!(read_line(&mut &b"abc"[..], 8).is_err(), "cut inside a line");
+    }
+
+    #[test]
+    fn answer_fields() {
+        let line = "RSRSYNC-PROBE-OK 1 tls=VERIFY_CA cn=My Node 1";
+        assert_eq!(field(line, "tls"), Some("VERIFY_CA"));
+        assert_eq!(field(line, "cn"), Some("My Node 1"));
+        assert_eq!(field("RSRSYNC-PROBE-OK 1 tls=REQUIRED cn=", "cn"), Some(""));
+        assert_eq!(field("RSRSYNC-PROBE 1", "tls"), None);
+    }
+}

@@ -1,0 +1,440 @@
+//! TLS as each role would set it up: the mode and files resolved as the
+//! rsync method resolves them (with the place each came from), then the
+//! files opened, the key matched to the certificate and the certificate
+//! to the CA by the very code an SST runs ([`Tls::joiner`], [`Tls::donor`]),
+//! and the certificate's validity dates.
+
+use std::path::Path;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use super::report::{Report, Source};
+use super::resolve::{Node, file_source};
+use crate::cli::Role;
+use crate::config::Config;
+use crate::tls::{SslMode, Tls, TlsSettings};
+
+/// A certificate this close to its end is a warning.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// Checks both roles' TLS and adds their rows and findings.
+pub(crate) fn check(node: &Node, report: &mut Report) {
+    let joiner = TlsSettings::resolve(&node.config, Role::Joiner);
+    let donor = TlsSettings::resolve(&node.config, Role::Donor);
+    match (&joiner, &donor) {
+        (Ok(j), Ok(d)) if j == d => {
+            rows(&node.config, Role::Joiner, j, "", report);
+            // Same files for both roles: judge them once; the donor's
+            // context only adds its own requirements.
+            if check_role(node, Role::Joiner, j, "TLS", report) {
+                if let Err(err) = Tls::donor(d, &node.address, "") {
+                    let message = format!("{err:#}");
+                    report.fail(
+                        "TLS",
+                        format!("as the donor: {message}; an SST would stop with exit 22"),
+                        advice(&message),
+                    );
+                }
+            }
+        }
+        _ => {
+            for (role, resolved, topic, suffix) in [
+                (Role::Joiner, &joiner, "TLS (joiner)", " (joiner)"),
+                (Role::Donor, &donor, "TLS (donor)", " (donor)"),
+            ] {
+                match resolved {
+                    Ok(tls) => {
+                        rows(&node.config, role, tls, suffix, report);
+                        check_role(node, role, tls, topic, report);
+                    }
+                    Err(err) => unresolved(&node.config, &format!("{err:#}"), topic, report),
+                }
+            }
+        }
+    }
+}
+
+/// `ssl-mode` or the CA requirement could not be resolved.
+fn unresolved(config: &Config, message: &str, topic: &str, report: &mut Report) {
+    let at = config
+        .origin_of("--mysqld|sst", "ssl-mode")
+        .map(|o| format!(" at {o}"))
+        .unwrap_or_default();
+    let fix = if message.contains("Unrecognized ssl-mode") {
+        format!("set ssl-mode{at} to DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY")
+    } else {
+        format!(
+            "set ssl-ca (or tca in [sst]) to the CA certificate that issued both nodes' \
+             certificates, or lower ssl-mode{at} to REQUIRED"
+        )
+    };
+    report.fail(
+        topic,
+        format!("{message}; an SST would stop with exit 22"),
+        fix,
+    );
+}
+
+/// The settings rows of one role (`suffix` tells the roles apart when
+/// they differ).
+fn rows(config: &Config, role: Role, tls: &TlsSettings, suffix: &str, report: &mut Report) {
+    let mode_source = match config.lookup("--mysqld|sst", "ssl-mode") {
+        Some((_, origin)) => file_source(origin),
+        None => Source::Derived(
+            match tls.mode {
+                SslMode::VerifyCa => "derived: a CA is set",
+                SslMode::Required => "derived: a certificate and key are set",
+                _ => "default: no TLS settings",
+            }
+            .into(),
+        ),
+    };
+    report.setting(&format!("ssl-mode{suffix}"), tls.mode.name(), mode_source);
+    let sources = file_sources(config, role);
+    let ca_moved = tls.capath.is_some() && sources.capath.is_none();
+    let slots = [
+        ("ssl-ca", &tls.ca, sources.ca.clone()),
+        (
+            "ssl-capath",
+            &tls.capath,
+            if ca_moved {
+                sources
+                    .ca
+                    .map(|s| Source::Derived(format!("{s} (a directory: a CA path)")))
+            } else {
+                sources.capath
+            },
+        ),
+        ("ssl-cert", &tls.cert, sources.cert),
+        ("ssl-key", &tls.key, sources.key),
+    ];
+    for (key, value, source) in slots {
+        if let Some(path) = value {
+            let source = source.unwrap_or(Source::SomeFile);
+            report.setting(
+                &format!("{key}{suffix}"),
+                path.display().to_string(),
+                source,
+            );
+        }
+    }
+}
+
+/// Where each of the four files came from, following `TlsSettings::resolve`.
+#[derive(Debug, Default)]
+struct FileSources {
+    ca: Option<Source>,
+    capath: Option<Source>,
+    cert: Option<Source>,
+    key: Option<Source>,
+}
+
+fn file_sources(config: &Config, role: Role) -> FileSources {
+    let find = |groups: &str, key: &str| config.lookup(groups, key).map(|(_, o)| file_source(o));
+    let legacy = ["tca", "tcapath", "tcert", "tkey"].map(|k| find("sst", k));
+    let modern = ["ssl-ca", "ssl-capath", "ssl-cert", "ssl-key"].map(|k| find("--mysqld|sst", k));
+    let mut slots = if legacy.iter().any(Option::is_some) {
+        legacy
+    } else {
+        modern
+    };
+    let prefix = match role {
+        Role::Joiner => "ssl-server",
+        Role::Donor => "ssl-client",
+    };
+    for (slot, name) in slots.iter_mut().zip(["ca", "capath", "cert", "key"]) {
+        if let Some(source) = find("--mysqld|sst", &format!("{prefix}-{name}")) {
+            *slot = Some(source);
+        }
+    }
+    let [ca, capath, cert, key] = slots;
+    FileSources {
+        ca,
+        capath,
+        cert,
+        key,
+    }
+}
+
+/// Checks one role's files and builds its TLS context; `true` when it
+/// could be built.
+fn check_role(
+    node: &Node,
+    role: Role,
+    tls: &TlsSettings,
+    topic: &str,
+    report: &mut Report,
+) -> bool {
+    let side = match role {
+        Role::Joiner => "joiner",
+        Role::Donor => "donor",
+    };
+    if !tls.enabled() {
+        report.info(
+            topic,
+            "ssl-mode is DISABLED (no TLS settings): every connection must prove the \
+             per-SST secret, but data travels unencrypted",
+        );
+        return true;
+    }
+    let mut pair = true;
+    for (what, path) in [("certificate", &tls.cert), ("private key", &tls.key)] {
+        if let Some(path) = path {
+            pair &= file_readable(path, what, topic, report);
+        }
+    }
+    let mut authority = tls
+        .ca
+        .as_ref()
+        .is_none_or(|ca| file_readable(ca, "CA file", topic, report));
+    if let Some(dir) = &tls.capath {
+        if !dir.is_dir() {
+            authority = false;
+            report.fail(
+                topic,
+                format!("the CA path {} is not a directory", dir.display()),
+                "point ssl-capath (or ssl-ca ending in '/') at a directory of PEM CA certificates",
+            );
+        }
+    }
+    if !(pair && authority) {
+        if pair && tls.cert.is_some() && tls.key.is_some() {
+            // The CA is what is missing: still say whether the key and
+            // certificate belong together, so one run shows both problems.
+            let without_ca = TlsSettings {
+                mode: SslMode::Required,
+                ca: None,
+                capath: None,
+                ..tls.clone()
+            };
+            if let Err(err) = Tls::joiner(&without_ca) {
+                let message = format!("{err:#}");
+                report.fail(topic, message.clone(), advice(&message));
+            }
+        }
+        return false;
+    }
+    let built = match role {
+        Role::Joiner => Tls::joiner(tls).map(drop),
+        Role::Donor => Tls::donor(tls, &node.address, "").map(drop),
+    };
+    let ok = built.is_ok();
+    match built {
+        Err(err) => {
+            let message = format!("{err:#}");
+            let fix = advice(&message);
+            report.fail(
+                topic,
+                format!("as the {side}: {message}; an SST would stop with exit 22"),
+                fix,
+            );
+        }
+        Ok(()) => {
+            let mut what = vec![format!("ssl-mode={}", tls.mode.name())];
+            if tls.cert.is_some() {
+                what.push("the key matches the certificate".into());
+            }
+            if tls.ca.is_some() || tls.capath.is_some() {
+                what.push("the certificate chains to the CA".into());
+            }
+            report.ok(topic, format!("as the {side}: {}", what.join(", ")));
+        }
+    }
+    if let Some(cert) = &tls.cert {
+        validity(cert, topic, report);
+    }
+    if role == Role::Joiner && tls.mode == SslMode::Required && tls.ca.is_none() {
+        report.info(
+            topic,
+            "REQUIRED encrypts without checking certificates; use VERIFY_CA with a CA on \
+             networks you do not trust",
+        );
+    }
+    ok
+}
+
+/// Fails unless `path` is a readable file.
+fn file_readable(path: &Path, what: &str, topic: &str, report: &mut Report) -> bool {
+    match std::fs::File::open(path) {
+        Ok(_) if path.is_dir() => {
+            report.fail(
+                topic,
+                format!("the {what} {} is a directory", path.display()),
+                format!("point the setting at the {what} file itself"),
+            );
+            false
+        }
+        Ok(_) => true,
+        Err(err) => {
+            let fix = match err.kind() {
+                std::io::ErrorKind::NotFound => {
+                    format!("create the {what} there, or fix the path in the setting named above")
+                }
+                std::io::ErrorKind::PermissionDenied => format!(
+                    "make the {what} readable by the user mariadbd runs as (chmod/chown), \
+                     and run check as root or as that user"
+                ),
+                _ => format!("fix the {what} or the setting that names it"),
+            };
+            report.fail(
+                topic,
+                format!("cannot open the {what} {}: {err}", path.display()),
+                fix,
+            );
+            false
+        }
+    }
+}
+
+/// What to do about an error from building the TLS context.
+fn advice(message: &str) -> String {
+    let pick = [
+        (
+            "X.509 version 1",
+            "re-issue the certificate as X.509 version 3: add `-extfile FILE` to the \
+             `openssl x509 -req` command, FILE holding `basicConstraints=CA:FALSE`",
+        ),
+        (
+            "does not match the certificate",
+            "use the private key that belongs to the certificate: `openssl x509 -noout \
+             -pubkey -in CERT` and `openssl pkey -pubout -in KEY` must print the same key",
+        ),
+        (
+            "not issued by the configured CA",
+            "use a certificate signed by the configured CA, or point ssl-ca at the CA that \
+             signed it (`openssl verify -CAfile CA CERT` must say OK)",
+        ),
+        (
+            "needs",
+            "set the missing certificate/key settings, or lower ssl-mode",
+        ),
+        (
+            "private key",
+            "point ssl-key (or tkey) at a PEM private key (PKCS#8, PKCS#1 or SEC1)",
+        ),
+        (
+            "CA",
+            "point ssl-ca (or tca) at a PEM file of CA certificates, or ssl-capath at a \
+             directory of them",
+        ),
+        (
+            "certificate",
+            "point ssl-cert (or tcert) at a PEM certificate",
+        ),
+    ];
+    pick.iter()
+        .find(|(needle, _)| message.contains(needle))
+        .map_or("fix the TLS settings named above", |(_, fix)| fix)
+        .to_string()
+}
+
+/// Warns about a certificate that expires soon; fails an expired one.
+fn validity(cert: &Path, topic: &str, report: &mut Report) {
+    let Ok(Some(Ok(der))) = CertificateDer::pem_file_iter(cert).map(|mut certs| certs.next())
+    else {
+        return;
+    };
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(der.as_ref()) else {
+        return;
+    };
+    let now = chrono::Utc::now().timestamp();
+    let validity = parsed.validity();
+    let (from, until) = (
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    );
+    let renew = "renew the certificate; nothing needs a restart, the next SST reads it";
+    if until < now {
+        report.fail(
+            topic,
+            format!(
+                "the certificate {} expired on {}",
+                cert.display(),
+                validity.not_after
+            ),
+            renew,
+        );
+    } else if from > now {
+        report.fail(
+            topic,
+            format!(
+                "the certificate {} is not valid before {} (check the clock)",
+                cert.display(),
+                validity.not_before
+            ),
+            "fix the system clock or use a certificate valid now",
+        );
+    } else if until - now < EXPIRY_WARNING_DAYS * 86_400 {
+        report.warn(
+            topic,
+            format!(
+                "the certificate {} expires in {} days ({})",
+                cert.display(),
+                (until - now) / 86_400,
+                validity.not_after
+            ),
+            renew,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::report::Status;
+
+    #[test]
+    fn advice_matches_the_errors_we_emit() {
+        assert!(
+            advice("the private key /k does not match the certificate /c: x").contains("pubkey")
+        );
+        assert!(
+            advice("this node's certificate is not issued by the configured CA: x")
+                .contains("openssl verify")
+        );
+        assert!(advice("cannot read the private key /k: x").contains("PEM private key"));
+        assert!(advice("cannot read the CA file /ca: x").contains("ssl-ca"));
+        assert!(advice("no certificate in /c").contains("ssl-cert"));
+        assert!(advice("ssl-mode=REQUIRED needs a certificate").contains("missing"));
+    }
+
+    #[test]
+    fn sources_follow_the_rsync_rules() {
+        let config = Config::from_cnf_bytes(
+            b"[mysqld]\nssl-ca=/new/ca\nssl-cert=/new/c\nssl-key=/new/k\nssl-server-cert=/srv/c\n\
+              [sst]\ntca=/old/ca\ntkey=/old/k\n",
+            None,
+        )
+        .expect("cnf");
+        let line = |s: Option<Source>| match s {
+            Some(Source::File(o)) => o.line,
+            other => panic!("{other:?}"),
+        };
+        let joiner = file_sources(&config, Role::Joiner);
+        assert_eq!(line(joiner.ca), 7, "legacy tca wins");
+        assert_eq!(line(joiner.cert), 5, "role override");
+        assert_eq!(line(joiner.key), 8);
+        let donor = file_sources(&config, Role::Donor);
+        assert!(donor.cert.is_none(), "legacy set without tcert: no cert");
+    }
+
+    #[test]
+    fn unreadable_files_fail_with_a_fix() {
+        let mut report = Report::default();
+        assert!(!file_readable(
+            Path::new("/nonexistent/c.pem"),
+            "certificate",
+            "TLS",
+            &mut report
+        ));
+        assert_eq!(report.findings[0].status, Status::Fail);
+        assert!(
+            report.findings[0]
+                .fix
+                .as_deref()
+                .unwrap_or("")
+                .contains("create the certificate")
+        );
+    }
+}

@@ -88,6 +88,14 @@ pub(crate) struct Settings {
     pub(crate) tls: TlsSettings,
 }
 
+/// rsrsync's switches in `[sst]` and their values (the first is the
+/// default); `check` reports them from this list too.
+pub(crate) const SWITCHES: [(&str, &[&str]); 3] = [
+    ("rsrsync-lock", &["short", "full"]),
+    ("rsrsync-delta", &["on", "off"]),
+    ("rsrsync-compress", &["none", "lz4", "zstd"]),
+];
+
 /// Upper bound on data streams, whatever the configuration says.
 const MAX_STREAMS: usize = 64;
 
@@ -216,13 +224,10 @@ impl Settings {
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         let tls = TlsSettings::resolve(config, role)?;
-        let delta = switch(config, "rsrsync-delta", &["on", "off"])? == "on";
-        let short_lock = switch(config, "rsrsync-lock", &["short", "full"])? == "short";
-        let compress = Codec::from_name(switch(
-            config,
-            "rsrsync-compress",
-            &["none", "lz4", "zstd"],
-        )?);
+        let [lock, delta, compress] = SWITCHES.map(|(key, choices)| switch(config, key, choices));
+        let short_lock = lock? == "short";
+        let delta = delta? == "on";
+        let compress = Codec::from_name(compress?);
         // mtr's hook that hides stunnel from the rsync method: for us, TLS
         // "is not available"; asked-for encryption must then stop the SST.
         if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {

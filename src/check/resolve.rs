@@ -17,7 +17,7 @@ use super::args::CheckArgs;
 use super::report::{Report, Source};
 use crate::config::{Config, Origin};
 use crate::net::address::{DEFAULT_PORT, SstAddress};
-use crate::settings::Settings;
+use crate::settings::{SWITCHES, Settings};
 
 /// Where mariadbd keeps its data when nothing says otherwise.
 const DEFAULT_DATADIR: &str = "/var/lib/mysql";
@@ -42,13 +42,6 @@ pub(crate) const TLS_KEYS: &[&str] = &[
     "ssl-client-capath",
     "ssl-client-cert",
     "ssl-client-key",
-];
-
-/// rsrsync's switches in `[sst]` and their values (the first is the
-/// default), as `Settings` accepts them.
-const SWITCHES: [(&str, &[&str]); 2] = [
-    ("rsrsync-lock", &["short", "full"]),
-    ("rsrsync-delta", &["on", "off"]),
 ];
 
 /// This node, resolved.
@@ -208,6 +201,14 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
             if settings.short_lock { "short" } else { "full" },
         ),
         ("rsrsync-delta", if settings.delta { "on" } else { "off" }),
+        (
+            "rsrsync-compress",
+            match settings.compress {
+                None => "none",
+                Some(crate::transfer::codec::Codec::Lz4) => "lz4",
+                Some(crate::transfer::codec::Codec::Zstd) => "zstd",
+            },
+        ),
     ] {
         let (_, source) = knob(&config, "sst", key);
         report.setting(key, value, source);

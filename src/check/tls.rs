@@ -13,7 +13,7 @@ use super::report::{Report, Source};
 use super::resolve::{Node, file_source};
 use crate::cli::Role;
 use crate::config::Config;
-use crate::tls::{SslMode, Tls, TlsSettings};
+use crate::tls::{SslMode, Tls, TlsSettings, pick_files};
 
 /// A certificate this close to its end is a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -131,24 +131,9 @@ struct FileSources {
 }
 
 fn file_sources(config: &Config, role: Role) -> FileSources {
-    let find = |groups: &str, key: &str| config.lookup(groups, key).map(|(_, o)| file_source(o));
-    let legacy = ["tca", "tcapath", "tcert", "tkey"].map(|k| find("sst", k));
-    let modern = ["ssl-ca", "ssl-capath", "ssl-cert", "ssl-key"].map(|k| find("--mysqld|sst", k));
-    let mut slots = if legacy.iter().any(Option::is_some) {
-        legacy
-    } else {
-        modern
-    };
-    let prefix = match role {
-        Role::Joiner => "ssl-server",
-        Role::Donor => "ssl-client",
-    };
-    for (slot, name) in slots.iter_mut().zip(["ca", "capath", "cert", "key"]) {
-        if let Some(source) = find("--mysqld|sst", &format!("{prefix}-{name}")) {
-            *slot = Some(source);
-        }
-    }
-    let [ca, capath, cert, key] = slots;
+    let ([ca, capath, cert, key], _) = pick_files(role, |groups, key| {
+        config.lookup(groups, key).map(|(_, o)| file_source(o))
+    });
     FileSources {
         ca,
         capath,

@@ -43,43 +43,52 @@ pub(crate) struct TlsSettings {
 
 const SERVER_OR_SST: &str = "--mysqld|sst";
 
+/// The options that name the CA, CA path, certificate and key for `role`,
+/// with the rsync method's precedence: legacy `[sst]` `tca`, `tcapath`,
+/// `tcert`, `tkey` if any is set, else `ssl-ca`, `ssl-capath`, `ssl-cert`,
+/// `ssl-key`; then each `ssl-server-*` (joiner) or `ssl-client-*` (donor)
+/// that is set. `lookup(groups, key)` gives what the caller wants to know
+/// of an option (its value, or where it is written). Also says whether
+/// legacy keys hid different server keys.
+pub(crate) fn pick_files<T: PartialEq>(
+    role: Role,
+    lookup: impl Fn(&str, &str) -> Option<T>,
+) -> ([Option<T>; 4], bool) {
+    let legacy = ["tca", "tcapath", "tcert", "tkey"].map(|key| lookup("sst", key));
+    let modern =
+        ["ssl-ca", "ssl-capath", "ssl-cert", "ssl-key"].map(|key| lookup(SERVER_OR_SST, key));
+    let hidden = legacy.iter().any(Option::is_some)
+        && modern.iter().any(Option::is_some)
+        && modern != legacy;
+    let mut slots = if legacy.iter().any(Option::is_some) {
+        legacy
+    } else {
+        modern
+    };
+    let prefix = match role {
+        Role::Joiner => "ssl-server",
+        Role::Donor => "ssl-client",
+    };
+    for (slot, name) in slots.iter_mut().zip(["ca", "capath", "cert", "key"]) {
+        if let Some(found) = lookup(SERVER_OR_SST, &format!("{prefix}-{name}")) {
+            *slot = Some(found);
+        }
+    }
+    (slots, hidden)
+}
+
 impl TlsSettings {
     /// Resolves mode and files for `role`; an unknown `ssl-mode`, or a
     /// `VERIFY_*` mode without a CA, is exit 22 like the scripts.
     pub(crate) fn resolve(config: &Config, role: Role) -> Result<TlsSettings> {
-        let legacy = [
-            config.get("sst", "tca"),
-            config.get("sst", "tcapath"),
-            config.get("sst", "tcert"),
-            config.get("sst", "tkey"),
-        ];
-        let modern = ["ssl-ca", "ssl-capath", "ssl-cert", "ssl-key"]
-            .map(|key| config.get(SERVER_OR_SST, key));
-        let [mut ca, mut capath, mut cert, mut key] = if legacy.iter().any(Option::is_some) {
-            if modern.iter().any(Option::is_some) && modern != legacy {
-                log::info!(
-                    "new ssl configuration options (ssl-ca[path], ssl-cert and ssl-key) are \
-                     ignored by SST due to presence of the tca[path], tcert and/or tkey in the \
-                     [sst] section"
-                );
-            }
-            legacy
-        } else {
-            modern
-        };
-        let prefix = match role {
-            Role::Joiner => "ssl-server",
-            Role::Donor => "ssl-client",
-        };
-        for (slot, name) in [
-            (&mut ca, "ca"),
-            (&mut capath, "capath"),
-            (&mut cert, "cert"),
-            (&mut key, "key"),
-        ] {
-            if let Some(value) = config.get(SERVER_OR_SST, &format!("{prefix}-{name}")) {
-                *slot = Some(value);
-            }
+        let ([mut ca, mut capath, cert, key], hidden) =
+            pick_files(role, |groups, key| config.get(groups, key));
+        if hidden {
+            log::info!(
+                "new ssl configuration options (ssl-ca[path], ssl-cert and ssl-key) are \
+                 ignored by SST due to presence of the tca[path], tcert and/or tkey in the \
+                 [sst] section"
+            );
         }
         if let Some(value) = ca.take() {
             if value.ends_with('/') || std::path::Path::new(&value).is_dir() {

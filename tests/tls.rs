@@ -169,6 +169,113 @@ fn a_shell_hostile_cn_is_published_verbatim_for_mariadbd_to_judge() {
     );
 }
 
+/// Runs `openssl` in `dir`; the tests need it (Debian's base has it).
+fn openssl(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "openssl {args:?}");
+}
+
+/// MariaDB's how-to PKI: a CA from `req -x509`, and leaves signed with
+/// `x509 -req` and no extensions, which makes X.509 version 1.
+fn how_to_pki(dir: &Path, leaves: &[(&str, &str)]) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=how-to CA",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    for (name, cn) in leaves {
+        let (key, csr, cert) = (
+            format!("{name}-key.pem"),
+            format!("{name}.csr"),
+            format!("{name}-cert.pem"),
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-days",
+                "30",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-set_serial",
+                "01",
+                "-out",
+                &cert,
+            ],
+        );
+    }
+}
+
+#[test]
+fn version_1_certificates_from_the_mariadb_how_to_work() {
+    let pki = tempfile::tempdir().expect("pki");
+    how_to_pki(pki.path(), &[("server", "localhost"), ("client", "client")]);
+    for mode in ["VERIFY_CA", "VERIFY_IDENTITY"] {
+        let run = sst(
+            &ssl_cnf(pki.path(), "server", mode, true),
+            &ssl_cnf(pki.path(), "client", mode, true),
+        );
+        assert_eq!(
+            (run.donor.0, run.joiner.0),
+            (0, 0),
+            "{mode}\n{}\n{}",
+            run.donor.2,
+            run.joiner.2
+        );
+        assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
+    }
+    // A version-1 donor certificate from another CA is still refused.
+    let rogue = tempfile::tempdir().expect("rogue pki");
+    how_to_pki(rogue.path(), &[("client", "client")]);
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "VERIFY_CA", true),
+        &ssl_cnf(rogue.path(), "client", "REQUIRED", false),
+    );
+    assert_eq!(run.donor.0, 255, "{}", run.donor.2);
+    assert!(
+        run.joiner.2.contains("refused an SST connection"),
+        "{}",
+        run.joiner.2
+    );
+}
+
 #[test]
 fn verify_identity_accepts_a_cn_only_certificate() {
     let pki = tempfile::tempdir().expect("pki");

@@ -461,11 +461,15 @@ fn exchange_as_joiner(
 }
 
 /// Whether the peer hung up (rather than sent garbage).
+/// The peer hung up, or refused the handshake with a TLS alert (which of
+/// the two arrives first depends on timing).
 fn is_eof(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
+        let text = e.to_string();
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
-            || e.to_string().contains("closed the connection")
+            || text.contains("closed the connection")
+            || text.contains("received fatal alert")
     })
 }
 

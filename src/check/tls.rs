@@ -276,11 +276,6 @@ fn file_readable(path: &Path, what: &str, topic: &str, report: &mut Report) -> b
 fn advice(message: &str) -> String {
     let pick = [
         (
-            "X.509 version 1",
-            "re-issue the certificate as X.509 version 3: add `-extfile FILE` to the \
-             `openssl x509 -req` command, FILE holding `basicConstraints=CA:FALSE`",
-        ),
-        (
             "does not match the certificate",
             "use the private key that belongs to the certificate: `openssl x509 -noout \
              -pubkey -in CERT` and `openssl pkey -pubout -in KEY` must print the same key",

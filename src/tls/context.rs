@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::server::{NoClientAuth, WebPkiClientVerifier};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::server::NoClientAuth;
+use rustls::sign::SingleCertAndKey;
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 use rustls_pki_types::{ServerName, UnixTime};
 
-use super::material::{Identity, load_identity, load_roots, published_user, require};
-use super::verify::JoinerVerifier;
+use super::material::{Identity, Roots, load_identity, load_roots, published_user, require};
+use super::verify::{DonorVerifier, JoinerVerifier};
 use super::{SslMode, TlsSettings};
 use crate::exit::{Exit, fail};
 use crate::net::address::{SstAddress, is_local};
@@ -38,7 +38,7 @@ fn verifying(mode: SslMode) -> bool {
 }
 
 /// The CAs, when configured (required for `VERIFY_*`).
-fn roots(settings: &TlsSettings) -> Result<Option<Arc<RootCertStore>>> {
+fn roots(settings: &TlsSettings) -> Result<Option<Roots>> {
     if settings.ca.is_none() && settings.capath.is_none() {
         return Ok(None);
     }
@@ -68,21 +68,15 @@ fn tls_error(e: rustls::Error, doing: &str) -> anyhow::Error {
 
 /// Checks that `identity` chains to `roots` (the rsync method's
 /// `verify_ca_matches_cert`).
-fn check_issued(
-    identity: &Identity,
-    roots: &Arc<RootCertStore>,
-    provider: &Arc<CryptoProvider>,
-) -> Result<()> {
-    let verifier =
-        WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), Arc::clone(provider))
-            .build()
-            .map_err(|e| fail(Exit::Invalid, format!("building the CA verifier: {e}")))?;
-    let checker = JoinerVerifier::new(Some(verifier), Vec::new(), Arc::clone(provider));
+fn check_issued(identity: &Identity, roots: &Roots, provider: &Arc<CryptoProvider>) -> Result<()> {
+    let checker = JoinerVerifier::new(Some(roots), Vec::new(), Arc::clone(provider))
+        .map_err(|e| fail(Exit::Invalid, format!("{e}")))?;
     let probe = ServerName::try_from("localhost").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let chain = identity.chain();
     rustls::client::danger::ServerCertVerifier::verify_server_cert(
         &checker,
-        &identity.chain[0],
-        &identity.chain[1..],
+        &chain[0],
+        &chain[1..],
         &probe,
         &[],
         UnixTime::now(),
@@ -121,17 +115,13 @@ impl Tls {
             check_issued(&identity, roots, &provider)?;
         }
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| tls_error(e, "setting up TLS"))?;
         let builder = match (&roots, verifying(settings.mode)) {
-            (Some(roots), true) => builder.with_client_cert_verifier(
-                WebPkiClientVerifier::builder_with_provider(
-                    Arc::clone(roots),
-                    Arc::clone(&provider),
-                )
-                .build()
-                .map_err(|e| fail(Exit::Invalid, format!("building the client verifier: {e}")))?,
-            ),
+            (Some(roots), true) => builder.with_client_cert_verifier(Arc::new(
+                DonorVerifier::new(roots, Arc::clone(&provider))
+                    .map_err(|e| tls_error(e, "setting up TLS"))?,
+            )),
             (None, true) => {
                 return Err(fail(
                     Exit::Invalid,
@@ -145,9 +135,8 @@ impl Tls {
         } else {
             String::new()
         };
-        let config = builder
-            .with_single_cert(identity.chain, identity.key)
-            .map_err(|e| tls_error(e, "loading the certificate"))?;
+        let config =
+            builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(identity.certified)));
         announce(settings);
         Ok((Tls::Server(Arc::new(config)), user))
     }
@@ -181,14 +170,7 @@ impl Tls {
             check_issued(identity, roots, &provider)?;
         }
         let chain = match (&roots, verifying(settings.mode)) {
-            (Some(roots), true) => Some(
-                WebPkiServerVerifier::builder_with_provider(
-                    Arc::clone(roots),
-                    Arc::clone(&provider),
-                )
-                .build()
-                .map_err(|e| fail(Exit::Invalid, format!("building the CA verifier: {e}")))?,
-            ),
+            (Some(roots), true) => Some(roots),
             (None, true) => {
                 return Err(fail(
                     Exit::Invalid,
@@ -209,16 +191,16 @@ impl Tls {
             }
             names
         };
-        let verifier = JoinerVerifier::new(chain, names, Arc::clone(&provider));
+        let verifier = JoinerVerifier::new(chain, names, Arc::clone(&provider))
+            .map_err(|e| tls_error(e, "setting up TLS"))?;
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| tls_error(e, "setting up TLS"))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier));
         let config = match identity {
             Some(identity) => builder
-                .with_client_auth_cert(identity.chain, identity.key)
-                .map_err(|e| tls_error(e, "loading the certificate"))?,
+                .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(identity.certified))),
             None => builder.with_no_client_auth(),
         };
         let name = ServerName::try_from(host.to_string())

@@ -7,20 +7,26 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use rustls::InconsistentKeys;
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::legacy;
 use crate::exit::{Exit, fail};
 
-/// A certificate chain (leaf first) with its private key.
+/// A certificate chain (leaf first) with its private key, ready to be
+/// presented.
 #[derive(Debug)]
 pub(crate) struct Identity {
-    pub(crate) chain: Vec<CertificateDer<'static>>,
-    pub(crate) key: PrivateKeyDer<'static>,
+    pub(crate) certified: Arc<CertifiedKey>,
+}
+
+impl Identity {
+    pub(crate) fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.certified.cert
+    }
 }
 
 /// Most certificates loaded from one CA file or CA directory.
@@ -30,7 +36,8 @@ fn invalid(message: String) -> anyhow::Error {
     fail(Exit::Invalid, message)
 }
 
-/// Loads a certificate chain and its key and checks that they match.
+/// Loads a certificate chain and its key and checks that they match (any
+/// X.509 version: see [`legacy`](super::legacy)).
 pub(crate) fn load_identity(
     cert: &Path,
     key: &Path,
@@ -53,45 +60,41 @@ pub(crate) fn load_identity(
             key.display()
         ))
     })?;
-    CertifiedKey::from_der(chain.clone(), key_der.clone_key(), provider).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => invalid(format!(
+    let signing = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| invalid(format!("cannot use the private key {}: {e}", key.display())))?;
+    let leaf_key = legacy::spki(&chain[0])
+        .ok_or_else(|| invalid(format!("cannot parse the certificate {}", cert.display())))?;
+    if signing.public_key().is_some_and(|k| k != leaf_key) {
+        return Err(invalid(format!(
             "the private key {} does not match the certificate {}",
             key.display(),
             cert.display()
-        )),
-        other => invalid(format!(
-            "cannot use the certificate {} with the private key {}: {other}{}",
-            cert.display(),
-            key.display(),
-            version_hint(&other)
-        )),
-    })?;
+        )));
+    }
     Ok(Identity {
-        chain,
-        key: key_der,
+        certified: Arc::new(CertifiedKey::new(chain, signing)),
     })
 }
 
-/// Why a certificate OpenSSL takes can still be refused: rustls (webpki)
-/// only accepts X.509 version 3, and `openssl x509 -req` without
-/// extensions (as in many how-tos) makes version 1.
-fn version_hint(err: &rustls::Error) -> &'static str {
-    if format!("{err:?}").contains("UnsupportedCertVersion") {
-        " (an X.509 version 1 certificate, as `openssl x509 -req` makes without \
-         extensions; rsrsync needs version 3: re-issue it with `-extfile` naming a file \
-         that holds `basicConstraints=CA:FALSE`)"
-    } else {
-        ""
-    }
+/// The configured CAs: as trust anchors for webpki, and as certificates
+/// for the version-1 check.
+#[derive(Debug, Clone)]
+pub(crate) struct Roots {
+    pub(crate) store: Arc<RootCertStore>,
+    pub(crate) certs: Arc<[CertificateDer<'static>]>,
 }
 
 /// The trust anchors from a CA file and/or a CA directory (every
 /// certificate file in it, like an OpenSSL hash directory).
-pub(crate) fn load_roots(ca: Option<&Path>, capath: Option<&Path>) -> Result<Arc<RootCertStore>> {
+pub(crate) fn load_roots(ca: Option<&Path>, capath: Option<&Path>) -> Result<Roots> {
     let mut roots = RootCertStore::empty();
+    let mut all = Vec::new();
     if let Some(ca) = ca {
         let certs = read_certs(ca)
             .map_err(|e| invalid(format!("cannot read the CA file {}: {e:#}", ca.display())))?;
+        all.extend(certs.iter().cloned());
         add_roots(&mut roots, certs, ca)?;
     }
     if let Some(dir) = capath {
@@ -103,7 +106,9 @@ pub(crate) fn load_roots(ca: Option<&Path>, capath: Option<&Path>) -> Result<Arc
             // Hash directories also hold CRLs and stray files: take what parses.
             if let Ok(certs) = read_certs(&path) {
                 for cert in certs {
-                    let _ = roots.add(cert);
+                    if roots.add(cert.clone()).is_ok() {
+                        all.push(cert);
+                    }
                 }
             }
         }
@@ -117,7 +122,10 @@ pub(crate) fn load_roots(ca: Option<&Path>, capath: Option<&Path>) -> Result<Arc
             .join(", ");
         return Err(invalid(format!("no CA certificate found in {shown}")));
     }
-    Ok(Arc::new(roots))
+    Ok(Roots {
+        store: Arc::new(roots),
+        certs: all.into(),
+    })
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
@@ -157,7 +165,7 @@ pub(crate) fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
 /// itself (control characters) is left out, with a warning.
 pub(crate) fn published_user(identity: Option<&Identity>) -> String {
     let cn = identity
-        .and_then(|id| id.chain.first())
+        .and_then(|id| id.chain().first())
         .and_then(common_name)
         .unwrap_or_default();
     // X.509 bounds a CN at 64 characters; longer ones would also strain

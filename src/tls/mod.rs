@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 mod context;
+mod legacy;
 mod material;
 mod verify;
 

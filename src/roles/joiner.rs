@@ -3,33 +3,30 @@
 //! only), sync, then print the state line.
 
 use std::io::ErrorKind;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use super::acceptor::{next_connection, spawn_acceptor};
+use super::binlogs::replace_binlogs;
 use super::{PidFile, Report, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
-use crate::fsutil::{DataDir, RelPath};
+use crate::fsutil::DataDir;
 use crate::net::address::listen_addresses;
-use crate::net::{Connection, Listener, TimedStream, Transport, handshake};
+use crate::net::{Connection, Listener, Transport};
 use crate::progress::{Progress, Reporter};
 use crate::protocol::auth::{Key, new_secret};
 use crate::protocol::{
     Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, NO_USER, VERSION,
 };
-use crate::settings::{Binlog, Settings};
+use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::manifest::{Memory, receive_manifest};
 use crate::transfer::receive::{Receiver, RoundKind};
 use crate::transfer::{BINLOG_STAGING, Layout};
-
-/// Handshakes in progress at once; more connections are closed at once.
-const MAX_PENDING_HANDSHAKES: usize = 16;
 
 /// Most data streams a donor may open.
 const MAX_STREAMS: u16 = 256;
@@ -316,181 +313,6 @@ fn next_step(control: &mut Connection<Transport>) -> Result<Step> {
             Ok(Step::Complete { state, bypass })
         }
         other => bail!("expected the donor's completion, got {:?}", other.kind()),
-    }
-}
-
-/// The next authenticated connection of `channel`, within `wait`.
-fn next_connection(
-    incoming: &mpsc::Receiver<(Channel, Connection<Transport>)>,
-    channel: Channel,
-    wait: Duration,
-    stop: &Stop,
-) -> Result<Connection<Transport>> {
-    let deadline = Instant::now() + wait;
-    loop {
-        stop.check()?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        ensure!(
-            !left.is_zero(),
-            "timed out waiting for a {channel:?} connection"
-        );
-        match incoming.recv_timeout(left.min(Duration::from_millis(200))) {
-            Ok((got, conn)) if got == channel => return Ok(conn),
-            Ok((got, conn)) => log::warn!(
-                "closing an unexpected {got:?} connection from {}",
-                conn.peer()
-            ),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                stop.check()?;
-                bail!("the listener stopped");
-            }
-        }
-    }
-}
-
-/// Accepts connections until `finished`, runs each handshake on its own
-/// thread (bounded), and passes on only the authenticated ones.
-fn spawn_acceptor(
-    listener: Listener,
-    tls: Tls,
-    key: Key,
-    idle: Duration,
-    stop: Arc<Stop>,
-    finished: Arc<AtomicBool>,
-) -> Result<mpsc::Receiver<(Channel, Connection<Transport>)>> {
-    let (tx, rx) = mpsc::channel();
-    let pending = Arc::new(AtomicUsize::new(0));
-    let tls = Arc::new(tls);
-    std::thread::Builder::new()
-        .name("acceptor".into())
-        .spawn(move || {
-            while !finished.load(Ordering::SeqCst) {
-                let deadline = Instant::now() + Duration::from_secs(1);
-                let (tcp, peer) = match listener.accept(&stop, deadline) {
-                    Ok(Some(accepted)) => accepted,
-                    Ok(None) => continue,
-                    Err(_) => break,
-                };
-                if pending.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING_HANDSHAKES {
-                    pending.fetch_sub(1, Ordering::SeqCst);
-                    log::warn!(
-                        "refused an SST connection from {peer}: too many handshakes at once"
-                    );
-                    continue;
-                }
-                let (tx, tls, key, stop, counter) = (
-                    tx.clone(),
-                    Arc::clone(&tls),
-                    key.clone(),
-                    Arc::clone(&stop),
-                    Arc::clone(&pending),
-                );
-                let spawned =
-                    std::thread::Builder::new()
-                        .name("handshake".into())
-                        .spawn(move || {
-                            let result =
-                                authenticate(tcp, &peer.to_string(), idle, &tls, &key, &stop);
-                            counter.fetch_sub(1, Ordering::SeqCst);
-                            match result {
-                                // After the session ended nobody listens: the
-                                // connection just closes.
-                                Ok(authenticated) => drop(tx.send(authenticated)),
-                                Err(e) => {
-                                    log::warn!("refused an SST connection from {peer}: {e:#}")
-                                }
-                            }
-                        });
-                if spawned.is_err() {
-                    pending.fetch_sub(1, Ordering::SeqCst);
-                    log::warn!("refused an SST connection from {peer}: cannot start a thread");
-                }
-            }
-        })
-        .context("starting the acceptor thread")?;
-    Ok(rx)
-}
-
-/// TLS (when configured) and our handshake on an accepted connection.
-fn authenticate(
-    tcp: std::net::TcpStream,
-    peer: &str,
-    idle: Duration,
-    tls: &Tls,
-    key: &Key,
-    stop: &Stop,
-) -> Result<(Channel, Connection<Transport>)> {
-    let stream = tls.wrap(TimedStream::new(tcp, idle)?)?;
-    let mut conn = Connection::new(stream, peer.to_string());
-    let channel = handshake::answer(&mut conn, key)?;
-    stop.watch(conn.stream().timed().tcp())?;
-    Ok((channel, conn))
-}
-
-/// SST only, and only when this node logs binlogs: drop the old binlogs
-/// and their index (even when none arrived: they would not match the new
-/// data), then move the received ones in and write a new index.
-fn replace_binlogs(binlog: &Binlog, layout: &Layout, received: &[RelPath]) -> Result<()> {
-    if let Ok(index) = std::fs::read(&binlog.index) {
-        for line in String::from_utf8_lossy(&index).lines() {
-            let line = line.trim();
-            if !line.is_empty() {
-                remove_quietly(&layout.datadir.join(line));
-            }
-        }
-        remove_quietly(&binlog.index);
-    }
-    let base = binlog.base.to_string_lossy();
-    if let Ok(entries) = std::fs::read_dir(&binlog.dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let Some(suffix) = name.strip_prefix(&*base).and_then(|s| s.strip_prefix('.')) else {
-                continue;
-            };
-            if suffix.starts_with(|c: char| c.is_ascii_digit()) || suffix == "state" {
-                remove_quietly(&entry.path());
-            }
-        }
-    }
-    if received.is_empty() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(&binlog.dir)
-        .with_context(|| format!("creating {}", binlog.dir.display()))?;
-    if let Some(index_dir) = binlog.index.parent() {
-        std::fs::create_dir_all(index_dir)
-            .with_context(|| format!("creating {}", index_dir.display()))?;
-    }
-    let staging = layout.datadir.join(BINLOG_STAGING);
-    let mut index = Vec::new();
-    for rel in received {
-        let name = &rel.components()[0];
-        let from = staging.join(name);
-        let to = binlog.dir.join(name);
-        move_file(&from, &to)?;
-        index.extend_from_slice(binlog.index_prefix.as_encoded_bytes());
-        index.push(b'/');
-        index.extend_from_slice(name.as_encoded_bytes());
-        index.push(b'\n');
-        log::info!("installed binlog {}", to.display());
-    }
-    std::fs::write(&binlog.index, index)
-        .with_context(|| format!("writing the binlog index {}", binlog.index.display()))
-}
-
-/// Renames, or copies when the binlog directory is on another filesystem.
-fn move_file(from: &Path, to: &Path) -> Result<()> {
-    match std::fs::rename(from, to) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
-            std::fs::copy(from, to)
-                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-            remove_quietly(from);
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("moving {} to {}", from.display(), to.display())),
     }
 }
 

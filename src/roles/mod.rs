@@ -20,6 +20,8 @@ use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 
+mod acceptor;
+mod binlogs;
 pub(crate) mod donor;
 #[cfg(test)]
 mod e2e_tests;

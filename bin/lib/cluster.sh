@@ -30,6 +30,11 @@
 #   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
 #   CL_START_TIMEOUT  seconds to wait for a start or a join (default 600)
 #   CL_STOP_TIMEOUT   seconds to wait for a clean shutdown (default 180)
+#   CL_POLL      seconds between two polls of a wait (default 1; the
+#                benchmark polls faster to time joins)
+#
+# A node listens on 127.0.0.1 unless cl_place_node gave it another address
+# (and a network namespace to run in) before cl_init.
 
 : "${SST_METHOD:=rsrsync}"
 : "${CL_START_TIMEOUT:=600}"
@@ -41,6 +46,8 @@ CL_PORT_BASE=0
 declare -a CL_PID=()
 # Per node: the chroot it runs in ("" = the host).
 declare -a CL_ROOT=()
+# Per node: its address ("" = 127.0.0.1) and network namespace ("" = the host's).
+declare -a CL_ADDR=() CL_NETNS=()
 
 # The datadir of node $1.
 cl_datadir() { printf '%s\n' "$CL_BASE/node$1/data"; }
@@ -50,6 +57,17 @@ cl_errlog() { printf '%s\n' "$CL_BASE/node$1/error.log"; }
 cl_socket() { printf '%s\n' "$CL_BASE/node$1/mysqld.sock"; }
 # Port number $2 (0 SQL, 1 galera, 2 IST, 3 SST) of node $1.
 cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
+# The address node $1 listens on.
+cl_addr() { printf '%s\n' "${CL_ADDR[$1]:-127.0.0.1}"; }
+
+# Make node $1 listen on address $2 and run in the network namespace $3
+# (which must exist; "" = the host's). Call it before cl_init, which writes
+# the addresses into my.cnf. Host nodes only.
+cl_place_node() {
+    [[ -z $CL_BASE ]] || die "cl_place_node must come before cl_init"
+    CL_ADDR[$1]=$2
+    CL_NETNS[$1]=${3:-}
+}
 
 # Set CL_AS_MYSQL to the command prefix that runs a program as the mysql
 # user, as a service would: plain PATH (SST_BIN_DIR first), HOME = base dir.
@@ -70,11 +88,13 @@ _cl_set_as_mysql() {
 # (through a private mount namespace: /proc, /dev and the base dir's parent
 # mounted; see the header). exec all the way down: the PID is the program's.
 _cl_node_cmd() {
-    local root=${CL_ROOT[$1]:-}
+    local root=${CL_ROOT[$1]:-} ns=${CL_NETNS[$1]:-}
     if [[ -z $root ]]; then
         CL_CMD=("${CL_AS_MYSQL[@]}")
+        [[ -z $ns ]] || CL_CMD=(ip netns exec "$ns" "${CL_CMD[@]}")
         return 0
     fi
+    [[ -z $ns ]] || die "node $1: a chroot node cannot run in a network namespace"
     # shellcheck disable=SC2016 # expanded by that inner sh
     CL_CMD=(unshare --mount --propagation private -- sh -c '
         root=$1 base=$2; shift 2
@@ -157,12 +177,11 @@ cl_init() {
 # Print the my.cnf of the cluster: shared [mysqld], then one group per node.
 _cl_write_cnf() {
     local i addrs=()
-    for ((i = 1; i <= CL_NODES; i++)); do addrs+=("127.0.0.1:$(cl_port "$i" 1)"); done
+    for ((i = 1; i <= CL_NODES; i++)); do addrs+=("$(cl_addr "$i"):$(cl_port "$i" 1)"); done
     local IFS=,
     cat <<EOF
 # Written by bin/lib/cluster.sh for the test cluster in $CL_BASE.
 [mysqld]
-bind-address=127.0.0.1
 skip-name-resolve
 character-set-server=utf8mb4
 log_bin=mysqld-bin
@@ -184,7 +203,8 @@ wsrep_slave_threads=2
 EOF
     unset IFS
     for ((i = 1; i <= CL_NODES; i++)); do
-        local g i_port s weight=1
+        local g i_port s a weight=1
+        a=$(cl_addr "$i")
         g=$(cl_port "$i" 1)
         i_port=$(cl_port "$i" 2)
         s=$(cl_port "$i" 3)
@@ -194,16 +214,17 @@ EOF
 
 [mysqld.$i]
 server_id=$i
+bind-address=$a
 datadir=$(cl_datadir "$i")
 socket=$(cl_socket "$i")
 port=$(cl_port "$i" 0)
 pid_file=$CL_BASE/node$i/mysqld.pid
 log_error=$(cl_errlog "$i")
 wsrep_node_name=node$i
-wsrep_node_address=127.0.0.1:$g
-wsrep_node_incoming_address=127.0.0.1:$(cl_port "$i" 0)
-wsrep_sst_receive_address=127.0.0.1:$s
-wsrep_provider_options="base_host=127.0.0.1;base_port=$g;gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$i_port;gcache.size=${CL_GCACHE:-64M};pc.weight=$weight"
+wsrep_node_address=$a:$g
+wsrep_node_incoming_address=$a:$(cl_port "$i" 0)
+wsrep_sst_receive_address=$a:$s
+wsrep_provider_options="base_host=$a;base_port=$g;gmcast.listen_addr=tcp://$a:$g;ist.recv_addr=$a:$i_port;gcache.size=${CL_GCACHE:-64M};pc.weight=$weight"
 EOF
     done
 }
@@ -296,7 +317,7 @@ _cl_wait_until() {
             cl_log_tail "$i"
             die "timed out after ${limit}s waiting for node $i: $what"
         fi
-        sleep 1
+        sleep "${CL_POLL:-1}"
     done
 }
 
@@ -396,16 +417,26 @@ cl_checksums() {
     } | LC_ALL=C sort
 }
 
-# Compare the checksums of nodes $1 and $2 (after $1 caught up with $2):
-# prints "N tables" when equal; else prints the differing tables on stderr
-# and returns 1. The lists are kept in logs/checksums-node<i>.txt.
+# Compare the checksums of nodes $1 and $2 (after $1 caught up with $2),
+# both nodes at once; tables matching the ERE $3 (e.g. ^sbtest\. while a
+# load writes them) are left out. Prints "N tables" when equal; else prints
+# the differing tables on stderr and returns 1. The lists are kept in
+# logs/checksums-node<i>.txt.
 cl_compare_checksums() {
-    local a=$1 b=$2 fa fb
+    local a=$1 b=$2 skip=${3:-} fa fb pid rc=0
     fa="$CL_BASE/logs/checksums-node$a.txt"
     fb="$CL_BASE/logs/checksums-node$b.txt"
     cl_wait_caught_up "$a" "$b"
-    cl_checksums "$a" >"$fa"
-    cl_checksums "$b" >"$fb"
+    cl_checksums "$a" >"$fa" &
+    pid=$!
+    cl_checksums "$b" >"$fb" || rc=$?
+    wait "$pid" || rc=$?
+    [[ $rc -eq 0 ]] || die "CHECKSUM TABLE failed on node $a or $b (exit $rc)"
+    if [[ -n $skip ]]; then
+        grep -Ev -- "$skip" "$fa" >"$fa.kept" || true
+        grep -Ev -- "$skip" "$fb" >"$fb.kept" || true
+        fa=$fa.kept fb=$fb.kept
+    fi
     [[ -s $fb ]] || die "no checksums from node $b"
     if cmp -s "$fa" "$fb"; then
         printf '%s tables\n' "$(wc -l <"$fb")"
@@ -452,6 +483,97 @@ cl_sst_seconds() {
         t0=$(_cl_sst_stamp "$1" "$2" "$SST_METHOD SST started on $3") || return 1
     t1=$(_cl_sst_stamp "$1" "$2" "$kind completed on $3") || return 1
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# Print the seconds (two decimals) from the first of node $1's WSREP_SST
+# lines after byte $2 containing $3 to the first containing $4 (for the
+# phases of a script: e.g. "Tables flushed" to "Sending continue to
+# donor"). Returns 1 if either is missing.
+cl_sst_between() {
+    local t0 t1
+    t0=$(_cl_sst_stamp "$1" "$2" "$3") || return 1
+    t1=$(_cl_sst_stamp "$1" "$2" "$4") || return 1
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# Replace the [sst] options of my.cnf by the lines $1… ("key=value"; none:
+# no [sst] group). The SST scripts read my.cnf at every SST, so this takes
+# effect with the next one, without a restart.
+cl_set_sst_options() {
+    local f="$CL_BASE/my.cnf" mark="# [sst] options of cl_set_sst_options"
+    {
+        awk -v m="$mark" '$0 == m { exit } { print }' "$f"
+        if [[ $# -gt 0 ]]; then
+            printf '%s\n[sst]\n' "$mark"
+            printf '%s\n' "$@"
+        fi
+    } >"$f.new"
+    chown mysql:mysql "$f.new"
+    mv "$f.new" "$f"
+}
+
+# Print the PID of node $1's wsrep_sst_rsrsync in role $2, if running
+# (our process itself, not the sh -c wrapper whose command line is quoted).
+cl_sst_pid() {
+    pgrep -f -n "^wsrep_sst_rsrsync --role $2 .*$CL_BASE/node$1/"
+}
+
+# Wait up to $2 seconds for node $1's $3-role wsrep_sst_rsrsync to appear;
+# print its PID.
+cl_wait_sst_pid() {
+    local t0=$SECONDS pid
+    until pid=$(cl_sst_pid "$1" "$3"); do
+        ((SECONDS - t0 < $2)) || die "no $3 wsrep_sst_rsrsync on node $1 after $2 s"
+        sleep 0.05
+    done
+    printf '%s\n' "$pid"
+}
+
+# Print the bytes an rsrsync donor (node $1) announced in its first round
+# after log byte $2, waiting (up to 120 s) for the line.
+cl_announced_bytes() {
+    local t0=$SECONDS line
+    while :; do
+        line=$(cl_log_grep "$1" "$2" 'sending [0-9]+ files \([0-9]+ bytes\)' | head -n 1)
+        [[ $line =~ \(([0-9]+)\ bytes\) ]] && break
+        ((SECONDS - t0 < 120)) || die "node $1's donor never announced its file list"
+        sleep 0.05
+    done
+    printf '%s\n' "${BASH_REMATCH[1]}"
+}
+
+# Block until node $1's datadir holds $2 bytes of allocated data (what has
+# been written, sparse preallocation excluded), at most 120 s.
+cl_wait_written() {
+    local t0=$SECONDS
+    while (($(du -s --block-size=1 "$(cl_datadir "$1")" | cut -f1) < $2)); do
+        ((SECONDS - t0 < 120)) || die "node $1 never reached $2 bytes"
+        sleep 0.02
+    done
+}
+
+# Wait until PID $1 has ended (a zombie counts), at most $2 seconds; print
+# the seconds it took.
+cl_wait_gone() {
+    local t0 limit=$2
+    t0=$(now)
+    while _cl_alive "$1"; do
+        awk -v a="$(elapsed_since "$t0")" -v l="$limit" 'BEGIN { exit !(a < l) }' ||
+            die "PID $1 still runs after ${limit}s"
+        sleep 0.05
+    done
+    elapsed_since "$t0"
+}
+
+# Wait (up to 120 s) until node $1's mariadbd has exited on its own, as it
+# does after a failed SST; forget its PID.
+cl_wait_down() {
+    local t0=$SECONDS
+    while cl_running "$1"; do
+        ((SECONDS - t0 < 120)) || die "node $1's mariadbd did not exit (expected it to abort)"
+        sleep 0.5
+    done
+    CL_PID[$1]=
 }
 
 # Stop every node (SIGKILL if a clean stop fails), end leftover processes

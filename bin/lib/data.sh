@@ -123,3 +123,85 @@ data_write_more() {
             ON DUPLICATE KEY UPDATE k = k + 1;
         ${drop:+DROP TABLE shop.$drop;}" >/dev/null
 }
+
+# Create many small tables on node $1: $2 databases (app_1…) of $3 tables
+# each, mostly InnoDB with some MyISAM and Aria, 50 to 250 rows each.
+data_small_tables() {
+    local i=$1 dbs=$2 per=$3 d t engine
+    {
+        for ((d = 1; d <= dbs; d++)); do
+            printf 'CREATE DATABASE app_%d;\n' "$d"
+            for ((t = 1; t <= per; t++)); do
+                engine=InnoDB
+                ((t % 10 == 0)) && engine=MyISAM
+                ((t % 10 == 5)) && engine=Aria
+                printf 'CREATE TABLE app_%d.t%d (id INT PRIMARY KEY, v VARCHAR(200) NOT NULL, n INT NOT NULL, KEY n_idx (n)) ENGINE=%s;\n' "$d" "$t" "$engine"
+                printf 'INSERT INTO app_%d.t%d SELECT seq, REPEAT(CHAR(97 + seq %% 26), 150), seq %% 7 FROM mysql.seq_1_to_%d;\n' \
+                    "$d" "$t" $((50 + (t * 37) % 200))
+            done
+        done
+    } >"$CL_BASE/logs/small-tables.sql"
+    cl_sql "$i" <"$CL_BASE/logs/small-tables.sql" >"$CL_BASE/logs/small-tables.log" 2>&1 ||
+        { tail -n 5 "$CL_BASE/logs/small-tables.log" >&2; die "creating small tables on node $i failed"; }
+}
+
+# Print the bytes of node $1's datadir that a file copy of it moves: all
+# but galera.cache (apparent sizes, as the files are sent).
+data_datadir_bytes() {
+    du -sb --apparent-size --exclude=galera.cache "$(cl_datadir "$1")" | cut -f1
+}
+
+# Load node $1 until its datadir holds about $2 MiB, as an SST finds it:
+# data_load's tables (a few of several hundred MB at 2 GB), 200 small
+# tables in 4 more databases, two undo tablespaces, and binlogs. The
+# load's own binlogs (as big as the rows) are purged afterwards, then
+# data_binlog_activity rotates twice, so binlogs stay a small part of the
+# datadir. Prints the datadir bytes.
+data_load_sized() {
+    local i=$1 target=$2
+    # Measured on 10.11: about 170 MiB of files whatever the size (redo
+    # log, undo, ibdata1, ibtmp1, Aria log, system and small tables), and
+    # 0.66 MiB of table files per DATA_MB.
+    local mb=$(((target - 170) * 100 / 66))
+    ((mb >= 10)) || mb=10
+    DATA_MB=$mb data_load "$i"
+    data_small_tables "$i" 4 50
+    local current
+    current=$(cl_sql "$i" "SHOW MASTER STATUS" | cut -f1)
+    [[ -n $current ]] || die "node $i has no binlog (log_bin is off?)"
+    cl_sql "$i" "PURGE BINARY LOGS TO '$current'"
+    data_binlog_activity "$i"
+    data_settle "$i"
+    data_datadir_bytes "$i"
+}
+
+# Let node $1's InnoDB write all its dirty pages (bounded: 600 s), so an
+# SST that follows a load does not find the load's pages still being
+# flushed.
+data_settle() {
+    local i=$1 pct t0=$SECONDS dirty
+    pct=$(cl_sql "$i" "SELECT @@GLOBAL.innodb_max_dirty_pages_pct")
+    cl_sql "$i" "SET GLOBAL innodb_max_dirty_pages_pct = 0"
+    while dirty=$(cl_status "$i" Innodb_buffer_pool_pages_dirty) && [[ $dirty != 0 ]]; do
+        ((SECONDS - t0 < 600)) || { warn "node $i still has $dirty dirty pages after 600 s"; break; }
+        sleep 1
+    done
+    cl_sql "$i" "SET GLOBAL innodb_max_dirty_pages_pct = $pct"
+}
+
+# Change a contiguous $2 % of the rows of each big InnoDB table on node $1
+# (shop.orders, shop.orders_archive, shop.events), starting at $3 % of its
+# ids: new random bytes in pad, k + 1. A clustered change, as a batch job
+# or a busy range of keys makes.
+data_change_range() {
+    local i=$1 pct=$2 at=$3 t n from to sql=
+    _data_use_node "$i"
+    for t in shop.orders shop.orders_archive shop.events; do
+        n=$(cl_sql "$i" "SELECT MAX(id) FROM $t")
+        [[ $n =~ ^[0-9]+$ ]] || die "cannot count the rows of $t on node $i"
+        from=$((n * at / 100 + 1))
+        to=$((from + n * pct / 100 - 1))
+        sql+="UPDATE $t SET k = k + 1, pad = CONCAT($(_data_rnd 512), REPEAT('z', 480)) WHERE id BETWEEN $from AND $to;"$'\n'
+    done
+    cl_sql "$i" "$sql"
+}

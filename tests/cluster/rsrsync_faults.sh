@@ -51,66 +51,6 @@ on_exit() {
 trap on_exit EXIT
 install_traps err
 
-# Print the PID of node $1's wsrep_sst_rsrsync in role $2, if running
-# (our process itself, not the sh -c wrapper whose command line is quoted).
-sst_pid() {
-    pgrep -f -n "^wsrep_sst_rsrsync --role $2 .*$CL_BASE/node$1/"
-}
-
-# Wait up to $2 seconds for node $1's $3-role SST process to appear; print its PID.
-wait_sst_pid() {
-    local t0=$SECONDS pid
-    until pid=$(sst_pid "$1" "$3"); do
-        ((SECONDS - t0 < $2)) || die "no $3 wsrep_sst_rsrsync on node $1 after $2 s"
-        sleep 0.05
-    done
-    printf '%s\n' "$pid"
-}
-
-# Print the bytes the donor (node 1) announced after log byte $1, waiting for the line.
-announced_bytes() {
-    local t0=$SECONDS line
-    while :; do
-        line=$(cl_log_grep 1 "$1" 'sending [0-9]+ files \([0-9]+ bytes\)' | tail -n 1)
-        [[ $line =~ \(([0-9]+)\ bytes\) ]] && break
-        ((SECONDS - t0 < 120)) || die "the donor never announced its file list"
-        sleep 0.05
-    done
-    printf '%s\n' "${BASH_REMATCH[1]}"
-}
-
-# Block until node 2 holds $1 bytes of allocated data (what has been
-# written, sparse preallocation excluded), at most 120 s.
-wait_written() {
-    local t0=$SECONDS
-    while (($(du -s --block-size=1 "$(cl_datadir 2)" | cut -f1) < $1)); do
-        ((SECONDS - t0 < 120)) || die "node 2 never reached $1 bytes"
-        sleep 0.02
-    done
-}
-
-# Wait (bounded) until PID $1 has ended; print the seconds it took.
-time_until_gone() {
-    local t0 limit=$2
-    t0=$(now)
-    while [[ -e /proc/$1 && $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; do
-        awk -v a="$(elapsed_since "$t0")" -v l="$limit" 'BEGIN { exit !(a < l) }' ||
-            die "PID $1 still runs after ${limit}s"
-        sleep 0.05
-    done
-    elapsed_since "$t0"
-}
-
-# Wait until node $1's mariadbd has exited (aborted), bounded.
-wait_node_down() {
-    local t0=$SECONDS
-    while cl_running "$1"; do
-        ((SECONDS - t0 < 120)) || die "node $1's mariadbd did not abort after the failed SST"
-        sleep 0.5
-    done
-    CL_PID[$1]=
-}
-
 # Node 2 rejoins from what is left and must end equal to node 1; sets
 # TABLES to the count compared and RETRY to what the donor's summary says
 # it sent. (Runs in the main shell: cl_start keeps the PID in a shell
@@ -143,14 +83,14 @@ for pct in 10 50 90; do
     m1=$(cl_log_mark 1)
     m2=$(cl_log_mark 2)
     cl_start 2
-    joiner=$(wait_sst_pid 2 60 joiner)
-    donor=$(wait_sst_pid 1 60 donor)
-    total=$(announced_bytes "$m1")
-    wait_written $((total * pct / 100))
+    joiner=$(cl_wait_sst_pid 2 60 joiner)
+    donor=$(cl_wait_sst_pid 1 60 donor)
+    total=$(cl_announced_bytes 1 "$m1")
+    cl_wait_written 2 $((total * pct / 100))
     kill -KILL "$donor"
-    detect=$(time_until_gone "$joiner" "$DETECT_LIMIT")
+    detect=$(cl_wait_gone "$joiner" "$DETECT_LIMIT")
     say "   joiner exited ${detect}s after the donor died"
-    wait_node_down 2
+    cl_wait_down 2
     [[ -z $(cl_log_grep 2 "$m2" "rsrsync SST completed on joiner") ]] ||
         die "node 2 declared the SST complete after its donor died"
     cl_wait_synced 1 120
@@ -166,18 +106,18 @@ cl_wipe 2
 m1=$(cl_log_mark 1)
 m2=$(cl_log_mark 2)
 cl_start 2
-joiner=$(wait_sst_pid 2 60 joiner)
-donor=$(wait_sst_pid 1 60 donor)
-total=$(announced_bytes "$m1")
-wait_written $((total / 2))
+joiner=$(cl_wait_sst_pid 2 60 joiner)
+donor=$(cl_wait_sst_pid 1 60 donor)
+total=$(cl_announced_bytes 1 "$m1")
+cl_wait_written 2 $((total / 2))
 cl_kill 2
-detect=$(time_until_gone "$joiner" "$DETECT_LIMIT")
+detect=$(cl_wait_gone "$joiner" "$DETECT_LIMIT")
 say "   joiner exited ${detect}s after its mariadbd died"
 [[ -n $(cl_log_grep 2 "$m2" "Parent mysqld process .* terminated unexpectedly") ]] ||
     die "the joiner did not log its parent's death"
 port=$(cl_port 2 3)
 [[ -z $(ss -Hltn "sport = :$port") ]] || die "the SST port $port is still taken after the joiner exited"
-donor_secs=$(time_until_gone "$donor" 60)
+donor_secs=$(cl_wait_gone "$donor" 60)
 say "   the donor failed ${donor_secs}s later"
 cl_wait_synced 1 120
 say "   node 1: $(cl_status 1 wsrep_local_state_comment)"

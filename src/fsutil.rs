@@ -349,6 +349,21 @@ fn remove_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<()> {
     unlinkat(&parent, name, UnlinkatFlags::RemoveDir)
 }
 
+/// Starts writing `len` bytes at `offset` of `file` back to disk without
+/// waiting (the kernel's `POSIX_FADV_DONTNEED` starts writeback of dirty
+/// pages), so the disk works while the stream goes on and the final sync
+/// finds little left to write. Pages dropped this way were ours alone:
+/// mariadbd reads its files with O_DIRECT. Advice only: errors are ignored.
+pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let _ = posix_fadvise(
+        file,
+        offset as i64,
+        len as i64,
+        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+    );
+}
+
 /// Makes `len` bytes at `offset` of `file` read as zeros, as a hole where
 /// the filesystem can punch one.
 pub(crate) fn zero_range(file: &File, offset: u64, len: u64) -> std::io::Result<()> {

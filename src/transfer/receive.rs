@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::codec::{Codec, Decompressor};
 use super::manifest::{Held, Listed, Manifest, Memory, Roots};
-use crate::fsutil::{describe, zero_range};
+use crate::fsutil::{describe, start_writeback, zero_range};
 use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
@@ -205,7 +205,9 @@ impl Receiver {
         };
         let root = self.roots.get(slot.listed.class)?;
         let written = match payload {
-            Some((_, data)) => file.write_all_at(data, offset),
+            Some((_, data)) => file
+                .write_all_at(data, offset)
+                .map(|()| start_writeback(&file, offset, len)),
             // A fresh file reads as zeros already; one we held must be zeroed.
             None if slot.listed.held.is_some() => zero_range(&file, offset, len),
             None => Ok(()),

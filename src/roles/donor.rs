@@ -21,7 +21,7 @@ use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
-use crate::transfer::send::{Plan, Round, send_data, send_manifest};
+use crate::transfer::send::{Controls, Plan, Round, send_data, send_manifest};
 use crate::transfer::walk::walk;
 
 /// How long the donor keeps retrying to reach the joiner's port.
@@ -147,8 +147,10 @@ impl Rounds<'_> {
         live: bool,
     ) -> Result<Arc<Progress>> {
         let name = if live { "live" } else { "locked" };
+        let controls = Controls::read(&self.settings.layout)?;
         let entries = walk(&self.settings.layout, binlogs)?;
-        let plan = Plan::new(&entries)?;
+        let mut plan = Plan::new(&entries)?;
+        plan.hold(controls);
         log::info!(
             "{name} round: sending {} files ({} bytes) over {} streams",
             plan.files(),

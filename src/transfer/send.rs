@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
@@ -18,6 +19,7 @@ use anyhow::{Context, Result, bail, ensure};
 use nix::errno::Errno;
 use nix::unistd::{Whence, lseek};
 
+use super::Layout;
 use super::codec::{Codec, Compressor};
 use super::schedule::{Piece, Schedule};
 use super::walk::{Entry, EntryKind};
@@ -26,6 +28,7 @@ use crate::exit::Exit;
 use crate::fsutil::describe;
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::progress::Progress;
+use crate::protocol::Class;
 use crate::protocol::Frame;
 use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
@@ -43,6 +46,51 @@ struct PlanFile<'a> {
     source: &'a Path,
     size: u64,
     blocks: u64,
+    /// A control file's bytes, read before any other file of the round.
+    held: Option<Vec<u8>>,
+}
+
+/// Files that point into other files of the set and must therefore be read
+/// before them, and before the walk sizes them: Aria's control file names
+/// the last checkpoint in `aria_log.*`, and Aria's checkpoint thread may
+/// write a new one at any time, lock or not. A control file read first names
+/// a checkpoint that the logs, sized and read after it, contain; read last,
+/// it can name one they lack (Aria recovery then fails: "Cannot find
+/// checkpoint record").
+const CONTROL_FILES: [(Class, &str); 1] = [(Class::AriaLog, "aria_log_control")];
+
+/// Largest control file read ahead (aria_log_control is 52 bytes).
+const CONTROL_MAX: u64 = 64 << 10;
+
+/// The control files of a node, read at the start of a round.
+#[derive(Debug, Default)]
+pub(crate) struct Controls(Vec<(PathBuf, Vec<u8>)>);
+
+impl Controls {
+    /// Reads the control files that exist under `layout`'s directories.
+    pub(crate) fn read(layout: &Layout) -> Result<Controls> {
+        let mut out = Vec::new();
+        for (class, name) in CONTROL_FILES {
+            let path = layout.root(class).join(name);
+            let shown = path.display().to_string();
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(describe(&e, &shown, "opening")),
+            };
+            let mut bytes = Vec::new();
+            file.take(CONTROL_MAX + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| describe(&e, &shown, "reading"))?;
+            ensure!(
+                bytes.len() as u64 <= CONTROL_MAX,
+                "{shown} is larger than a control file can be ({CONTROL_MAX} bytes); \
+                 check that it is the file MariaDB wrote"
+            );
+            out.push((path, bytes));
+        }
+        Ok(Controls(out))
+    }
 }
 
 impl<'a> Plan<'a> {
@@ -55,12 +103,24 @@ impl<'a> Plan<'a> {
                     source,
                     size: *size,
                     blocks: block_count(*size, BLOCK_SIZE),
+                    held: None,
                 });
             }
         }
         ensure!(files.len() < u32::MAX as usize, "too many files");
         let bytes = files.iter().map(|f| f.size).sum();
         Ok(Plan { files, bytes })
+    }
+
+    /// Sends the control files from the bytes `controls` read before the
+    /// walk (see [`CONTROL_FILES`]), at the size the walk found.
+    pub(crate) fn hold(&mut self, controls: Controls) {
+        for (path, mut bytes) in controls.0 {
+            if let Some(file) = self.files.iter_mut().find(|f| f.source == path) {
+                bytes.resize(file.size as usize, 0);
+                file.held = Some(bytes);
+            }
+        }
     }
 
     /// Number of files.
@@ -487,9 +547,15 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         let Some((id, handle, _)) = &self.open else {
             return Err(Unreadable::Failed(anyhow::anyhow!("no open file")));
         };
-        let path = self.shared.plan.files[*id as usize].source;
+        let file = &self.shared.plan.files[*id as usize];
         let data = &mut self.buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize];
-        read_block(handle, data, offset, path)?;
+        match &file.held {
+            Some(held) => {
+                let start = offset as usize;
+                data.copy_from_slice(&held[start..start + len as usize]);
+            }
+            None => read_block(handle, data, offset, file.source)?,
+        }
         Ok(block_hash(data))
     }
 }
@@ -543,4 +609,69 @@ fn read_block(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<(
             Unreadable::Failed(describe(&e, &path.display().to_string(), "reading"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::walk::walk;
+
+    #[test]
+    fn control_files_are_sent_as_read_before_the_walk() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path().to_path_buf();
+        std::fs::write(d.join("aria_log.00000001"), vec![7u8; 3000]).expect("log");
+        std::fs::write(d.join("aria_log_control"), b"checkpoint at 1000").expect("control");
+        let layout = Layout::new(
+            d.clone(),
+            d.clone(),
+            d.clone(),
+            d.clone(),
+            d.clone(),
+            vec![],
+            &[],
+        );
+        let controls = Controls::read(&layout).expect("controls");
+        // Aria's checkpoint thread writes a new checkpoint, then the walk.
+        std::fs::write(d.join("aria_log.00000001"), vec![7u8; 4000]).expect("log");
+        std::fs::write(d.join("aria_log_control"), b"checkpoint at 3500").expect("control");
+        let entries = walk(&layout, &[]).expect("walk");
+        let mut plan = Plan::new(&entries).expect("plan");
+        plan.hold(controls);
+        let held: Vec<_> = plan
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.source.file_name().expect("name").to_owned(),
+                    f.size,
+                    f.held.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            held,
+            [
+                ("aria_log.00000001".into(), 4000, None),
+                (
+                    "aria_log_control".into(),
+                    18,
+                    Some(b"checkpoint at 1000".to_vec())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_oversized_control_file_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path().to_path_buf();
+        std::fs::write(d.join("aria_log_control"), vec![0u8; 70 << 10]).expect("control");
+        let layout = Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[]);
+        let err = Controls::read(&layout).expect_err("too big");
+        assert!(
+            format!("{err:#}").contains("larger than a control file"),
+            "{err:#}"
+        );
+    }
 }

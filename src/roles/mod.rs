@@ -59,9 +59,15 @@ impl Report {
     }
 
     /// The closing log line: bytes sent in all rounds, the last round's
-    /// files and bytes already in place, time, rate, lock time.
+    /// files and bytes already in place (with, after a live round, how many
+    /// of them the joiner had before the SST: the delta's savings), time,
+    /// rate, lock time.
     fn summary(&self) -> Option<String> {
         let &(_, kept) = self.rounds.last()?;
+        let before = match self.rounds.as_slice() {
+            [(_, first), _, ..] => format!(" ({first} of them before the SST)"),
+            _ => String::new(),
+        };
         let bytes: u64 = self.rounds.iter().map(|r| r.0).sum();
         let rate = if self.secs > 0.0 {
             bytes as f64 / self.secs / (1024.0 * 1024.0)
@@ -79,7 +85,7 @@ impl Report {
         };
         Some(format!(
             "Transfer summary: {bytes} bytes, {} files in {:.3} s ({rate:.1} MiB/s), \
-             {kept} bytes already in place{saved}{lock}",
+             {kept} bytes already in place{before}{saved}{lock}",
             self.files, self.secs
         ))
     }
@@ -229,6 +235,32 @@ fn with_keepalive<T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_tells_delta_savings_from_the_locked_round() {
+        let report = |rounds: Vec<(u64, u64)>| Report {
+            rounds,
+            saved: 0,
+            files: 3,
+            secs: 2.0,
+            lock: Some(0.25),
+        };
+        let two = report(vec![(900, 100), (10, 990)]).summary().expect("line");
+        assert!(
+            two.starts_with("Transfer summary: 910 bytes, 3 files in 2.000 s")
+                && two.ends_with(
+                    "990 bytes already in place (100 of them before the SST), \
+                     donor lock held 0.250 s"
+                ),
+            "{two}"
+        );
+        let one = report(vec![(900, 100)]).summary().expect("line");
+        assert!(
+            one.ends_with("100 bytes already in place, donor lock held 0.250 s"),
+            "{one}"
+        );
+        assert_eq!(report(vec![]).summary(), None);
+    }
 
     #[test]
     fn state_lines() {

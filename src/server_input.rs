@@ -99,17 +99,27 @@ mod tests {
         assert_eq!(parse(b"sst_user=x\n"), RemoteAuth::default());
     }
 
-    #[test]
-    fn what_a_real_11_8_donor_got() {
-        // Captured from MariaDB 11.8 while the joiner published no user:
-        // then 11.8 passes no remote pair at all (hence our joiner always
-        // publishes one).
-        let text = include_str!("../tests/fixtures/argv/11.8-donor.stdin.txt");
-        let body: String = text
-            .lines()
+    /// The lines of a captured stdin fixture after its `# ` header.
+    fn captured(text: &str) -> String {
+        text.lines()
             .filter(|l| !l.starts_with("# "))
             .map(|l| format!("{l}\n"))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn what_a_real_11_8_donor_got() {
+        // Captured from MariaDB 11.8 with our joiner publishing
+        // `rsrsync:<secret>@host`: the pair arrives (password redacted).
+        let body = captured(include_str!("../tests/fixtures/argv/11.8-donor.stdin.txt"));
+        let auth = parse(body.as_bytes());
+        assert_eq!(auth.user.as_deref(), Some("rsrsync"));
+        assert_eq!(auth.secret.as_deref(), Some("<redacted>"));
+        // Captured while the joiner published no user: then 11.8 passes no
+        // remote pair at all (hence our joiner always publishes one).
+        let body = captured(include_str!(
+            "../tests/fixtures/argv/11.8-donor-nouser.stdin.txt"
+        ));
         assert_eq!(parse(body.as_bytes()), RemoteAuth::default());
         assert!(body.contains("sst_user="), "{body}");
     }

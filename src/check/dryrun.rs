@@ -20,12 +20,12 @@ use super::report::{class_key, class_name, human_bytes};
 use crate::cli::Role;
 use crate::config::Config;
 use crate::exit::{Exit, fail};
-use crate::roles::donor::binlogs_to_send;
+use crate::roles::donor::transfer_entries;
 use crate::server_input::{RemoteAuth, read_remote_auth};
 use crate::settings::Settings;
 use crate::tls::Tls;
 use crate::transfer::send::Plan;
-use crate::transfer::walk::{Entry, EntryKind, walk};
+use crate::transfer::walk::{Entry, EntryKind};
 
 /// Prints the donor's plan.
 pub(crate) fn run(args: &DryRunArgs, program: &OsStr) -> Result<()> {
@@ -57,13 +57,7 @@ pub(crate) fn run(args: &DryRunArgs, program: &OsStr) -> Result<()> {
     let text = if settings.bypass {
         ist(&settings, args.json)
     } else {
-        let binlogs = binlogs_to_send(
-            settings.binlog.as_ref(),
-            settings.max_binlogs,
-            &settings.layout.datadir,
-        )?;
-        let entries = walk(&settings.layout, &binlogs)?;
-        sst(&settings, &entries, args)?
+        sst(&settings, &transfer_entries(&settings)?, args)?
     };
     emit(&text)
 }

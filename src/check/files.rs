@@ -10,9 +10,9 @@ use anyhow::Result;
 use super::report::{ClassTotal, Report, TransferSet, class_name, human_bytes};
 use super::resolve::Node;
 use crate::protocol::Class;
-use crate::roles::donor::binlogs_to_send;
+use crate::roles::donor::transfer_entries;
 use crate::settings::Settings;
-use crate::transfer::walk::{EntryKind, walk};
+use crate::transfer::walk::EntryKind;
 
 /// Checks the datadir and every class directory; `true` when an SST of
 /// this datadir is running right now.
@@ -108,12 +108,7 @@ fn running_sst(datadir: &Path, report: &mut Report) -> bool {
 
 /// What a donor would send now (binlogs included), by class.
 pub(crate) fn transfer_set(settings: &Settings) -> Result<TransferSet> {
-    let binlogs = binlogs_to_send(
-        settings.binlog.as_ref(),
-        settings.max_binlogs,
-        &settings.layout.datadir,
-    )?;
-    let entries = walk(&settings.layout, &binlogs)?;
+    let entries = transfer_entries(settings)?;
     let mut set = TransferSet::default();
     for class in Class::ALL {
         let dir = match (class, &settings.binlog) {

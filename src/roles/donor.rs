@@ -22,7 +22,7 @@ use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
 use crate::transfer::send::{Controls, Plan, Round, send_data, send_manifest};
-use crate::transfer::walk::walk;
+use crate::transfer::walk::{Entry, walk};
 
 /// How long the donor keeps retrying to reach the joiner's port.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -114,7 +114,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         settings.timeouts.flush,
     )?;
     log::info!("Tables flushed");
-    let binlogs = binlogs_to_send(settings.binlog.as_ref(), settings.max_binlogs, datadir)?;
+    let binlogs = binlogs_of(settings)?;
     if live {
         control.send(&Frame::Round)?;
     }
@@ -324,6 +324,21 @@ fn wait_flushed(
         // The lock is held from here on: notice its state file quickly.
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Everything a donor with `settings` would send now (what `check` and the
+/// dry run show): its files and its newest binlogs.
+pub(crate) fn transfer_entries(settings: &Settings) -> Result<Vec<Entry>> {
+    walk(&settings.layout, &binlogs_of(settings)?)
+}
+
+/// The binlogs a donor with `settings` sends under the lock.
+fn binlogs_of(settings: &Settings) -> Result<Vec<PathBuf>> {
+    binlogs_to_send(
+        settings.binlog.as_ref(),
+        settings.max_binlogs,
+        &settings.layout.datadir,
+    )
 }
 
 /// The newest `max` binlogs named in the index (all when negative), as

@@ -552,6 +552,22 @@ cl_wait_written() {
     done
 }
 
+# Start node $1 (args from $4 on) to join node $2 by rsrsync SST and return
+# once $3 % of the bytes its donor announced are written on node $1; sets
+# CL_SST_JOINER and CL_SST_DONOR (the two wsrep_sst_rsrsync PIDs) and
+# CL_SST_TOTAL (the announced bytes), for a fault to strike mid-transfer.
+# shellcheck disable=SC2034 # the CL_SST_* values are for the caller
+cl_start_sst_until() {
+    local j=$1 d=$2 pct=$3 mark
+    shift 3
+    mark=$(cl_log_mark "$d")
+    cl_start "$j" "$@"
+    CL_SST_JOINER=$(cl_wait_sst_pid "$j" 60 joiner)
+    CL_SST_DONOR=$(cl_wait_sst_pid "$d" 60 donor)
+    CL_SST_TOTAL=$(cl_announced_bytes "$d" "$mark")
+    cl_wait_written "$j" $((CL_SST_TOTAL * pct / 100))
+}
+
 # Wait until PID $1 has ended (a zombie counts), at most $2 seconds; print
 # the seconds it took.
 cl_wait_gone() {

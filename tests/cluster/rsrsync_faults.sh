@@ -80,15 +80,10 @@ phase_end
 for pct in 10 50 90; do
     phase_begin "SIGKILL the donor at ${pct}% of the transfer"
     cl_wipe 2
-    m1=$(cl_log_mark 1)
     m2=$(cl_log_mark 2)
-    cl_start 2
-    joiner=$(cl_wait_sst_pid 2 60 joiner)
-    donor=$(cl_wait_sst_pid 1 60 donor)
-    total=$(cl_announced_bytes 1 "$m1")
-    cl_wait_written 2 $((total * pct / 100))
-    kill -KILL "$donor"
-    detect=$(cl_wait_gone "$joiner" "$DETECT_LIMIT")
+    cl_start_sst_until 2 1 "$pct"
+    kill -KILL "$CL_SST_DONOR"
+    detect=$(cl_wait_gone "$CL_SST_JOINER" "$DETECT_LIMIT")
     say "   joiner exited ${detect}s after the donor died"
     cl_wait_down 2
     [[ -z $(cl_log_grep 2 "$m2" "rsrsync SST completed on joiner") ]] ||
@@ -103,21 +98,16 @@ done
 
 phase_begin "SIGKILL node 2's mariadbd in the middle of the transfer"
 cl_wipe 2
-m1=$(cl_log_mark 1)
 m2=$(cl_log_mark 2)
-cl_start 2
-joiner=$(cl_wait_sst_pid 2 60 joiner)
-donor=$(cl_wait_sst_pid 1 60 donor)
-total=$(cl_announced_bytes 1 "$m1")
-cl_wait_written 2 $((total / 2))
+cl_start_sst_until 2 1 50
 cl_kill 2
-detect=$(cl_wait_gone "$joiner" "$DETECT_LIMIT")
+detect=$(cl_wait_gone "$CL_SST_JOINER" "$DETECT_LIMIT")
 say "   joiner exited ${detect}s after its mariadbd died"
 [[ -n $(cl_log_grep 2 "$m2" "Parent mysqld process .* terminated unexpectedly") ]] ||
     die "the joiner did not log its parent's death"
 port=$(cl_port 2 3)
 [[ -z $(ss -Hltn "sport = :$port") ]] || die "the SST port $port is still taken after the joiner exited"
-donor_secs=$(cl_wait_gone "$donor" 60)
+donor_secs=$(cl_wait_gone "$CL_SST_DONOR" 60)
 say "   the donor failed ${donor_secs}s later"
 cl_wait_synced 1 120
 say "   node 1: $(cl_status 1 wsrep_local_state_comment)"

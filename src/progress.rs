@@ -159,8 +159,12 @@ impl Reporter {
             .name("progress".into())
             .spawn(move || {
                 let mut next = Instant::now() + EVERY;
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
+                loop {
+                    // Drop unparks us: a round's end waits for no tick.
+                    std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+                    if flag.load(Ordering::Acquire) {
+                        break;
+                    }
                     if Instant::now() < next {
                         continue;
                     }
@@ -190,8 +194,9 @@ fn report_complete(out: &mut Mariadbd, done: u64) {
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
+        self.done.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }

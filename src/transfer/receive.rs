@@ -19,7 +19,9 @@ use crate::fsutil::{describe, start_writeback, zero_range};
 use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
-use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
+use crate::protocol::digest::{
+    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, zero_hash,
+};
 
 /// Most checks the donor may send before it asks for their answer.
 const MAX_CHECKS: usize = 64;
@@ -240,11 +242,9 @@ impl Receiver {
                 let Some(file) = self.open(slot)? else {
                     return Ok(false);
                 };
-                let mut buf = vec![0u8; len as usize];
+                let mut scratch = vec![0u8; HASH_CHUNK];
                 // Unreadable here only means "send it".
-                file.read_exact_at(&mut buf, offset)
-                    .ok()
-                    .map(|()| block_hash(&buf))
+                block_hash_at(&file, offset, len, &mut scratch).ok()
             }
         };
         if ours != Some(hash) {

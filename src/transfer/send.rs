@@ -30,7 +30,9 @@ use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::progress::Progress;
 use crate::protocol::Class;
 use crate::protocol::Frame;
-use crate::protocol::digest::{Fold, block_count, block_hash, zero_hash};
+use crate::protocol::digest::{
+    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, zero_hash,
+};
 use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
 use crate::signals::Stop;
 
@@ -287,6 +289,8 @@ struct Worker<'w, 'p, 'a> {
     shared: &'w Shared<'p, 'a>,
     conn: Connection<Transport>,
     buf: Vec<u8>,
+    /// Where blocks that are only compared are hashed (see [`HASH_CHUNK`]).
+    scratch: Vec<u8>,
     zero_block: u128,
     /// The file being sent: id, handle, may have holes.
     open: Option<(u32, File, bool)>,
@@ -303,6 +307,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             shared,
             conn,
             buf: vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize],
+            scratch: vec![0u8; HASH_CHUNK],
             zero_block: zero_hash(BLOCK_SIZE.into()),
             open: None,
             compressor,
@@ -369,12 +374,15 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             let offset = block * u64::from(BLOCK_SIZE);
             let len = (file.size - offset).min(BLOCK_SIZE.into()) as u32;
             let hole = self.is_hole(offset, len)?;
+            let checked = held.is_some_and(|size| offset + u64::from(len) <= size);
             let hash = if hole {
                 self.zero_hash(len)
+            } else if checked {
+                self.hash(offset, len)?
             } else {
                 self.read(offset, len)?
             };
-            if held.is_some_and(|size| offset + u64::from(len) <= size) {
+            if checked {
                 self.conn
                     .write_frame(&Frame::Check {
                         id: piece.file,
@@ -554,9 +562,27 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                 let start = offset as usize;
                 data.copy_from_slice(&held[start..start + len as usize]);
             }
-            None => read_block(handle, data, offset, file.source)?,
+            None => file_bytes(handle.read_exact_at(data, offset), file.source, offset, len)?,
         }
         Ok(block_hash(data))
+    }
+
+    /// The hash of a block, without keeping its bytes (a block the joiner
+    /// holds is compared first; [`Worker::settle`] reads it if needed).
+    fn hash(&mut self, offset: u64, len: u32) -> Result<u128, Unreadable> {
+        let Some((id, handle, _)) = &self.open else {
+            return Err(Unreadable::Failed(anyhow::anyhow!("no open file")));
+        };
+        let file = &self.shared.plan.files[*id as usize];
+        match &file.held {
+            Some(held) => Ok(block_hash(&held[offset as usize..][..len as usize])),
+            None => file_bytes(
+                block_hash_at(handle, offset, len.into(), &mut self.scratch),
+                file.source,
+                offset,
+                len,
+            ),
+        }
     }
 }
 
@@ -597,13 +623,19 @@ fn is_hole(file: &File, offset: u64, len: u32, path: &Path) -> Result<bool> {
     }
 }
 
-fn read_block(file: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<(), Unreadable> {
-    file.read_exact_at(buf, offset).map_err(|e| {
+/// The outcome of reading `len` bytes of the source `path` at `offset`: a
+/// short read means the file shrank under us.
+fn file_bytes<T>(
+    read: std::io::Result<T>,
+    path: &Path,
+    offset: u64,
+    len: u32,
+) -> Result<T, Unreadable> {
+    read.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Unreadable::Changed(anyhow::anyhow!(
-                "{} shrank during the transfer (reading {} bytes at offset {offset})",
+                "{} shrank during the transfer (reading {len} bytes at offset {offset})",
                 path.display(),
-                buf.len()
             ))
         } else {
             Unreadable::Failed(describe(&e, &path.display().to_string(), "reading"))

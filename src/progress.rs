@@ -86,6 +86,12 @@ impl Progress {
         self.files.load(Ordering::Relaxed)
     }
 
+    /// Bytes of the transfer the joiner did not already hold: sent, or
+    /// not sent because their file changed under a live round.
+    pub(crate) fn unsettled(&self) -> u64 {
+        self.total_bytes.saturating_sub(self.kept())
+    }
+
     /// Seconds since the transfer started.
     pub(crate) fn elapsed(&self) -> f64 {
         self.started.elapsed().as_secs_f64()

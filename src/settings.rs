@@ -83,6 +83,10 @@ pub(crate) struct Settings {
     /// FLUSH TABLES WITH READ LOCK (`rsrsync-lock=short`, the default), or
     /// hold the lock for the whole copy (`rsrsync-lock=full`).
     pub(crate) short_lock: bool,
+    /// Donor, short lock: a live round that took less than this is
+    /// followed by the lock (what the server changed meanwhile is little
+    /// to send); a longer one by another live round. 1 s; tests set 0.
+    pub(crate) live_settled: Duration,
     /// Donor: compress blocks (`rsrsync-compress=lz4|zstd`, default none).
     pub(crate) compress: Option<Codec>,
     pub(crate) tls: TlsSettings,
@@ -245,6 +249,7 @@ impl Settings {
             tls,
             delta,
             short_lock,
+            live_settled: Duration::from_secs(1),
             compress,
             role,
             method: method_name(program),

@@ -188,8 +188,11 @@ pub(crate) enum Frame<'a> {
         checks: u8,
         needed: u64,
     },
-    /// Donor: the next round's file list follows.
-    Round,
+    /// Donor: the next round's file list follows; `live` while the
+    /// donor's server still runs (another pre-copy), else under the lock.
+    Round {
+        live: bool,
+    },
     /// Donor, in a live round: file `id` changed under me; the next round
     /// settles it.
     Vanished {
@@ -257,7 +260,7 @@ impl Frame<'_> {
             Frame::Check { .. } => Kind::Check,
             Frame::Ask => Kind::Ask,
             Frame::Answer { .. } => Kind::Answer,
-            Frame::Round => Kind::Round,
+            Frame::Round { .. } => Kind::Round,
             Frame::Vanished { .. } => Kind::Vanished,
             Frame::Packed { .. } => Kind::Packed,
         }
@@ -303,6 +306,7 @@ impl Frame<'_> {
                 out.extend_from_slice(&block_size.to_be_bytes());
                 out.push(u8::from(*live));
             }
+            Frame::Round { live } => out.push(u8::from(*live)),
             Frame::Dir { class, mode, path } => {
                 out.push(*class as u8);
                 out.extend_from_slice(&mode.to_be_bytes());
@@ -378,13 +382,8 @@ impl Frame<'_> {
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(data);
             }
-            Frame::Welcome
-            | Frame::Ready
-            | Frame::End
-            | Frame::Done
-            | Frame::Ping
-            | Frame::Ask
-            | Frame::Round => {}
+            Frame::Welcome | Frame::Ready | Frame::End | Frame::Done | Frame::Ping | Frame::Ask => {
+            }
         }
         let len = out.len() - start - HEADER_LEN;
         let kind = self.kind();
@@ -483,7 +482,7 @@ impl<'a> Frame<'a> {
                 checks: b.u8()?,
                 needed: b.u64()?,
             },
-            Kind::Round => Frame::Round,
+            Kind::Round => Frame::Round { live: b.flag()? },
             Kind::Vanished => Frame::Vanished { id: b.u32()? },
             Kind::Packed => Frame::Packed {
                 id: b.u32()?,
@@ -688,7 +687,8 @@ mod tests {
                 checks: 64,
                 needed: 1 << 63,
             },
-            Frame::Round,
+            Frame::Round { live: true },
+            Frame::Round { live: false },
             Frame::Vanished { id: 8 },
             Frame::Packed {
                 id: 1,

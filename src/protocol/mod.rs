@@ -1,4 +1,4 @@
-//! The rsrsync wire protocol, version 1.
+//! The rsrsync wire protocol, version 2 (1 had one live round at most).
 //!
 //! # Connections
 //!
@@ -38,22 +38,24 @@
 //!
 //! ```text
 //! donor  -> Begin { mode: Sst | Bypass, streams, block_size, live }
-//! (Sst)     then one round, or two when `live`:
+//! (Sst)     then rounds: the locked one alone, or when `live` one to
+//!           three live rounds and the locked one:
 //! donor  -> Dir* File* ManifestEnd { files, bytes }    a round's file list
 //! joiner -> Have { id, size }*  Ready      (old files deleted; data may flow)
 //!           ... N data connections carry the round's data ...
-//! donor  -> Round                          (after the live round: a locked
+//! donor  -> Round { live }                 (after a live round: another
 //!                                           round's file list follows)
 //! donor  -> Complete { bypass, state }     (after the last round)
 //! joiner -> Done                           (verified and synced) or Refuse
 //! either -> Ping                           (keepalive, any time, ignored)
 //! ```
 //!
-//! With `live`, the first round runs while the donor's server is writing
-//! (files may change under it); the donor then takes FLUSH TABLES WITH READ
-//! LOCK, and the second, locked round compares every block again and sends
-//! only what differs, so every byte the joiner keeps was compared under the
-//! lock and the lock lasts for the differences, not the copy.
+//! With `live`, the first rounds run while the donor's server is writing
+//! (files may change under them; each live round after the first sends
+//! what changed during the one before); the donor then takes FLUSH TABLES
+//! WITH READ LOCK, and the locked round compares every block again and
+//! sends only what differs, so every byte the joiner keeps was compared
+//! under the lock and the lock lasts for the differences, not the copy.
 //!
 //! # Data connections
 //!
@@ -84,7 +86,7 @@ pub(crate) mod frame;
 pub(crate) use frame::{Channel, Class, Frame, Kind, Mode};
 
 /// The protocol versions this build speaks.
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
 
 /// The module name published in the `ready` address.
 pub(crate) const MODULE: &str = "rsrsync_sst";

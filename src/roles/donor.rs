@@ -98,11 +98,21 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         streams,
         progress: settings.progress.then(|| out.clone()),
     };
-    let mut done = Vec::new();
+    let mut done: Vec<Arc<Progress>> = Vec::new();
     if live {
         // Copy while the server runs; what changes meanwhile is settled
         // under the lock, which therefore lasts only for the differences.
-        done.push(rounds.run(&mut control, &connect, &[], true)?);
+        loop {
+            let round = rounds.run(&mut control, &connect, &[], true)?;
+            let secs = round.elapsed();
+            done.push(round);
+            let unsettled: Vec<u64> = done.iter().map(|r| r.unsettled()).collect();
+            let again = worth_another_live_round(&unsettled, secs, settings.live_settled);
+            if !again {
+                break;
+            }
+            control.send(&Frame::Round { live: true })?;
+        }
     }
     out.flush_tables()?;
     let locked = Instant::now();
@@ -116,7 +126,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     log::info!("Tables flushed");
     let binlogs = binlogs_of(settings)?;
     if live {
-        control.send(&Frame::Round)?;
+        control.send(&Frame::Round { live: false })?;
     }
     done.push(rounds.run(&mut control, &connect, &binlogs, false)?);
     log::info!("Transfer of data done");
@@ -125,6 +135,27 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     finish(&mut control, out, &state, false)?;
     log::info!("{method} SST completed on donor");
     Ok(Report::of(&done, Some(lock)))
+}
+
+/// Live rounds at most before the lock.
+const MAX_LIVE_ROUNDS: usize = 3;
+
+/// Whether to copy again before the lock, given the bytes each live round
+/// so far found the joiner lacking (`unsettled`, the last round last; see
+/// [`Progress::unsettled`]) and how long the last one took: when it took
+/// at least `settled`, long enough for the server to change much (each
+/// live round sends what changed during the one before, so the locked
+/// round sends only what changed during the last), and the rounds still
+/// shrink: a round that found nothing shows a quiet server, one that found
+/// more than half of what the round before it found a server that rewrites
+/// its pages about as fast as we copy them; either goes to the lock.
+fn worth_another_live_round(unsettled: &[u64], last_secs: f64, settled: Duration) -> bool {
+    let shrinking = match unsettled {
+        [.., 0] | [] => false,
+        [.., before, last] => last.saturating_mul(2) <= *before,
+        [_] => true,
+    };
+    unsettled.len() < MAX_LIVE_ROUNDS && last_secs >= settled.as_secs_f64() && shrinking
 }
 
 /// What every round of one SST shares.
@@ -379,6 +410,19 @@ pub(crate) fn binlogs_to_send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_rounds_repeat_while_they_take_long_and_shrink() {
+        let settled = Duration::from_secs(1);
+        let again = |unsettled: &[u64], secs| worth_another_live_round(unsettled, secs, settled);
+        assert!(again(&[2 << 30], 6.0), "a long first copy");
+        assert!(!again(&[2 << 30], 0.5), "a short one: the lock");
+        assert!(!again(&[0], 3.0), "a re-join that found nothing changed");
+        assert!(again(&[2 << 30, 70 << 20], 1.5), "shrinking");
+        assert!(!again(&[100 << 20, 60 << 20], 1.5), "not shrinking");
+        assert!(!again(&[2 << 30, 70 << 20, 5 << 20], 1.5), "three at most");
+        assert!(!again(&[], 9.0));
+    }
 
     #[test]
     fn newest_binlogs_from_the_index() {

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use anyhow::Result;
 
 use super::test_support::{STATE, noise, settings, tree, write};
 use super::{Report, donor, joiner};
+use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 
@@ -45,18 +48,21 @@ fn sst(
         &cnf(""),
         before_donor,
         |_| {},
+        |_| {},
     )
 }
 
-/// [`sst`] with `cnf` on both sides, and `on_flush` changing the donor's
-/// datadir when its mariadbd is asked to flush tables (after the live
-/// round, before the lock is reported taken).
+/// [`sst`] with `cnf` on both sides, `tweak` applied to the donor's
+/// settings, and `on_flush` changing the donor's datadir when its mariadbd
+/// is asked to flush tables (after the live rounds, before the lock is
+/// reported taken).
 fn sst_with(
     donor_dir: &Path,
     joiner_dir: &Path,
     bypass: bool,
     cnf: &str,
     before_donor: impl FnOnce(&str),
+    tweak: impl FnOnce(&mut Settings),
     on_flush: impl FnOnce(&Path),
 ) -> Outcome {
     crate::logger::init(true);
@@ -98,11 +104,12 @@ fn sst_with(
     if bypass {
         words.push("--bypass");
     }
-    let donor_settings = settings(
+    let mut donor_settings = settings(
         &words,
         cnf,
         &[("WSREP_SST_OPT_REMOTE_AUTH", auth.to_string())],
     );
+    tweak(&mut donor_settings);
     let (mut donor_out, donor_rx) = Mariadbd::channel();
     let donor =
         std::thread::spawn(move || donor::run(&donor_settings, &Stop::new(), &mut donor_out));
@@ -209,7 +216,7 @@ fn full_sst_mirrors_the_donor_and_keeps_the_joiners_own_files() {
     );
     assert_eq!(outcome.joiner_lines.len(), 2, "{:?}", outcome.joiner_lines);
     assert!(outcome.joiner_lines[0].starts_with("ready rsrsync:"));
-    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//1"));
+    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//2"));
     assert_eq!(outcome.joiner_lines[1], STATE);
 
     let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
@@ -350,6 +357,7 @@ fn changes_during_the_live_round_are_settled_under_the_lock() {
         false,
         &cnf(""),
         |_| {},
+        |_| {},
         |d| {
             // What the server does while the live round runs and before FLUSH
             // TABLES WITH READ LOCK: pages change, tables come and go, files
@@ -390,12 +398,107 @@ fn changes_during_the_live_round_are_settled_under_the_lock() {
 }
 
 #[test]
+fn live_rounds_repeat_while_the_server_writes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    // The server rewrites pages of one table all through the live rounds.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let t1 = std::fs::OpenOptions::new()
+            .write(true)
+            .open(donor_dir.join("db1/t1.ibd"))
+            .expect("open");
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                t1.write_all_at(&n.to_be_bytes(), (n % 5) << 20)
+                    .expect("write");
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let out = sst_with(
+        &donor_dir,
+        &j,
+        false,
+        &cnf(""),
+        |_| {},
+        // Every live round is long enough to be followed by another.
+        |s| s.live_settled = Duration::ZERO,
+        |_| {
+            stop.store(true, Ordering::SeqCst);
+            writer.join().expect("writer");
+        },
+    );
+    out.joiner.expect("joiner");
+    let rounds = sent(&out.donor.expect("donor"));
+    // How many live rounds depends on how the writes fall.
+    assert!((3..=4).contains(&rounds.len()), "{rounds:?}");
+    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
+    for (path, hash) in &donor_tree {
+        if !matches!(
+            path.as_str(),
+            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
+        ) {
+            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
+        }
+    }
+}
+
+#[test]
+fn a_second_live_round_settles_what_the_first_left() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let out = sst_with(
+        &donor_dir,
+        &j,
+        false,
+        &cnf(""),
+        |_| {},
+        |s| s.live_settled = Duration::ZERO,
+        |_| {},
+    );
+    out.joiner.expect("joiner");
+    let rounds = sent(&out.donor.expect("donor"));
+    // Everything, then a live round that finds nothing changed (the server
+    // is quiet), then the lock: the newest binlog.
+    assert_eq!(rounds[1..], [0, 400], "{rounds:?}");
+    assert!(rounds[0] > 9_000_000, "{rounds:?}");
+}
+
+#[test]
+fn a_live_round_that_sent_nothing_goes_to_the_lock() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let j = tmp.path().join("joiner");
+    let first = sst(&donor_dir, &j, false, |_| {});
+    first.joiner.expect("first SST");
+    // A re-join of an unchanged datadir: the live round sends nothing (the
+    // server is quiet), so the lock follows it at once.
+    let again = sst_with(
+        &donor_dir,
+        &j,
+        false,
+        &cnf(""),
+        |_| {},
+        |s| s.live_settled = Duration::ZERO,
+        |_| {},
+    );
+    again.joiner.expect("joiner");
+    assert_eq!(sent(&again.donor.expect("donor")), [0, 400]);
+}
+
+#[test]
 fn full_lock_and_no_delta_still_mirror() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let donor_dir = donor_fixture(tmp.path(), false);
     let j = tmp.path().join("joiner");
     let knobs = cnf("rsrsync-lock=full\nrsrsync-delta=off\n");
-    let first = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+    let first = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {}, |_| {});
     first.joiner.expect("joiner");
     assert_eq!(
         first.donor_lines[0], "flush tables",
@@ -403,7 +506,7 @@ fn full_lock_and_no_delta_still_mirror() {
     );
     let total = sent(&first.donor.expect("donor"));
     assert_eq!(total.len(), 1, "one round under the lock");
-    let again = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+    let again = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {}, |_| {});
     again.joiner.expect("joiner");
     assert_eq!(
         sent(&again.donor.expect("donor")),
@@ -427,7 +530,7 @@ fn compressed_blocks_arrive_intact() {
         write(&donor_dir.join("db1/text.ibd"), &text);
         let j = tmp.path().join("joiner");
         let knobs = cnf(&format!("rsrsync-compress={codec}\n"));
-        let out = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {});
+        let out = sst_with(&donor_dir, &j, false, &knobs, |_| {}, |_| {}, |_| {});
         let report = out.donor.expect("donor");
         out.joiner.expect("joiner");
         assert!(

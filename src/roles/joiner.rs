@@ -180,9 +180,9 @@ fn session(
         (1..=MAX_STREAMS).contains(&streams),
         "the donor asked for {streams} data streams"
     );
-    // A live round (the donor's server running) and then a locked round,
-    // or the locked round alone. The locked round checks every block the
-    // live one left here against the donor's locked state.
+    // Live rounds (the donor's server running) and then a locked round,
+    // or the locked round alone. Each round checks every block the one
+    // before left here; the locked round against the donor's locked state.
     let mut live_round = live;
     let mut memory: Option<Memory> = None;
     let mut rounds: Vec<Arc<Progress>> = Vec::new();
@@ -211,8 +211,8 @@ fn session(
         log::info!("{name} round: {}", progress.totals());
         rounds.push(progress);
         match step {
-            Step::Round if live_round => {
-                live_round = false;
+            Step::Round { live } if live_round => {
+                live_round = live;
                 memory = Some(known);
             }
             Step::Complete {
@@ -241,8 +241,8 @@ fn session(
 
 /// What the donor does after a round's data.
 enum Step {
-    /// Another round follows (after the live one).
-    Round,
+    /// Another round follows a live one: live again, or locked.
+    Round { live: bool },
     /// The end, with the state line.
     Complete { state: String, bypass: bool },
 }
@@ -303,7 +303,7 @@ fn receive_streams(
 /// state line (checked).
 fn next_step(control: &mut Connection<Transport>) -> Result<Step> {
     match control.expect_frame("the end of the transfer")? {
-        Frame::Round => Ok(Step::Round),
+        Frame::Round { live } => Ok(Step::Round { live }),
         Frame::Complete { bypass, state } => {
             let state = String::from_utf8_lossy(state).into_owned();
             ensure!(

@@ -181,7 +181,7 @@ pub(crate) struct Round {
     /// blocks are checked rather than sent.
     pub(crate) held: Vec<Option<u64>>,
     /// A live round: a file that changes under us is given up (`Vanished`)
-    /// and left to the locked round, instead of failing the SST.
+    /// and left to the next round, instead of failing the SST.
     pub(crate) live: bool,
     /// Compress blocks that shrink with this codec.
     pub(crate) codec: Option<Codec>,
@@ -348,7 +348,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
     /// stream notices first).
     fn abandon(&mut self, file: u32, why: &anyhow::Error) -> Result<()> {
         if !self.shared.abandoned[file as usize].swap(true, Ordering::SeqCst) {
-            log::debug!("{why:#}: left to the locked round");
+            log::debug!("{why:#}: left to the next round");
             self.conn.write_frame(&Frame::Vanished { id: file })?;
         }
         self.shared

@@ -123,7 +123,10 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         stop,
         settings.timeouts.flush,
     )?;
-    log::info!("Tables flushed");
+    log::info!(
+        "Tables flushed: mariadbd took {:.3} s to take the lock",
+        locked.elapsed().as_secs_f64()
+    );
     let binlogs = binlogs_of(settings)?;
     if live {
         control.send(&Frame::Round { live: false })?;

@@ -398,12 +398,16 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                 });
             } else {
                 self.send(piece.file, offset, len, hash, hole)?;
+                self.fold(&mut local, piece.file, file.blocks, block, hash)
+                    .map_err(Unreadable::Failed)?;
             }
-            self.fold(&mut local, piece.file, file.blocks, block, hash)
-                .map_err(Unreadable::Failed)?;
         }
         if !checks.is_empty() {
-            self.settle(piece.file, &checks)?;
+            for (offset, hash) in self.settle(piece.file, &checks)? {
+                let block = offset / u64::from(BLOCK_SIZE);
+                self.fold(&mut local, piece.file, file.blocks, block, hash)
+                    .map_err(Unreadable::Failed)?;
+            }
         }
         let digest = match local {
             Some(fold) => fold.digest(),
@@ -432,8 +436,12 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         Ok(())
     }
 
-    /// Asks the joiner which checked blocks it lacks and sends those.
-    fn settle(&mut self, file: u32, checks: &[Checked]) -> Result<(), Unreadable> {
+    /// Asks the joiner which checked blocks it lacks and sends those;
+    /// returns each block's offset and the hash of what the joiner now
+    /// holds. A block that changed since its check goes as it is now in a
+    /// live round (the next round compares it again), and fails the
+    /// transfer under the lock.
+    fn settle(&mut self, file: u32, checks: &[Checked]) -> Result<Vec<(u64, u128)>, Unreadable> {
         self.conn.send(&Frame::Ask).map_err(Unreadable::Failed)?;
         let needed = match self.conn.expect_frame("the joiner's answer to our checks") {
             Ok(Frame::Answer { checks: n, needed }) if usize::from(n) == checks.len() => needed,
@@ -446,14 +454,17 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             }
             Err(e) => return Err(Unreadable::Failed(e)),
         };
+        let mut held = Vec::with_capacity(checks.len());
         for (i, check) in checks.iter().enumerate() {
             if needed & (1 << i) == 0 {
                 self.shared.progress.add_kept(check.len.into());
+                held.push((check.offset, check.hash));
                 continue;
             }
+            let mut hash = check.hash;
             if !check.hole {
-                let again = self.read(check.offset, check.len)?;
-                if again != check.hash {
+                hash = self.read(check.offset, check.len)?;
+                if hash != check.hash && !self.shared.round.live {
                     let path = self.shared.plan.files[file as usize].source.display();
                     return Err(Unreadable::Changed(anyhow::anyhow!(
                         "{path} changed at offset {} while it was being sent",
@@ -461,9 +472,10 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                     )));
                 }
             }
-            self.send(file, check.offset, check.len, check.hash, check.hole)?;
+            self.send(file, check.offset, check.len, hash, check.hole)?;
+            held.push((check.offset, hash));
         }
-        Ok(())
+        Ok(held)
     }
 
     /// Sends a block: a hole, the data now in the buffer compressed when

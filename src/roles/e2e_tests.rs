@@ -126,6 +126,35 @@ fn sst_with(
     }
 }
 
+/// [`sst`] where every live round is long enough to be followed by
+/// another (the donor still stops when the rounds do not shrink).
+fn sst_eager(donor_dir: &Path, joiner_dir: &Path, on_flush: impl FnOnce(&Path)) -> Outcome {
+    sst_with(
+        donor_dir,
+        joiner_dir,
+        false,
+        &cnf(""),
+        |_| {},
+        |s| s.live_settled = Duration::ZERO,
+        on_flush,
+    )
+}
+
+/// Asserts that the joiner holds every file of the donor as the donor has
+/// it now, but the donor's own state files and binlog index (not sent)
+/// and its older binlog (only the newest is).
+fn assert_mirrors(donor_dir: &Path, joiner_dir: &Path) {
+    let (donor_tree, joiner_tree) = (tree(donor_dir), tree(joiner_dir));
+    for (path, hash) in &donor_tree {
+        if !matches!(
+            path.as_str(),
+            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
+        ) {
+            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
+        }
+    }
+}
+
 /// The donor's mariadbd: answers `flush tables` (after `on_flush`),
 /// collects the lines.
 fn play_mariadbd(
@@ -385,15 +414,7 @@ fn changes_during_the_live_round_are_settled_under_the_lock() {
     // Under the lock: two changed blocks of t1, the new table, the grown
     // Aria log (one short block), the binlog; nothing else.
     assert_eq!(rounds[1], (2 << 20) + 70_000 + 14_000 + 400, "{rounds:?}");
-    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
-    for (path, hash) in &donor_tree {
-        if !matches!(
-            path.as_str(),
-            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
-        ) {
-            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
-        }
-    }
+    assert_mirrors(&donor_dir, &j);
     assert!(!j.join("db1/t1.frm").exists());
 }
 
@@ -420,32 +441,15 @@ fn live_rounds_repeat_while_the_server_writes() {
             }
         })
     };
-    let out = sst_with(
-        &donor_dir,
-        &j,
-        false,
-        &cnf(""),
-        |_| {},
-        // Every live round is long enough to be followed by another.
-        |s| s.live_settled = Duration::ZERO,
-        |_| {
-            stop.store(true, Ordering::SeqCst);
-            writer.join().expect("writer");
-        },
-    );
+    let out = sst_eager(&donor_dir, &j, |_| {
+        stop.store(true, Ordering::SeqCst);
+        writer.join().expect("writer");
+    });
     out.joiner.expect("joiner");
     let rounds = sent(&out.donor.expect("donor"));
     // How many live rounds depends on how the writes fall.
     assert!((3..=4).contains(&rounds.len()), "{rounds:?}");
-    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
-    for (path, hash) in &donor_tree {
-        if !matches!(
-            path.as_str(),
-            "grastate.dat" | "galera.cache" | "mysql-bin.000001" | "mysql-bin.index"
-        ) {
-            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
-        }
-    }
+    assert_mirrors(&donor_dir, &j);
 }
 
 #[test]
@@ -453,15 +457,7 @@ fn a_second_live_round_settles_what_the_first_left() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let donor_dir = donor_fixture(tmp.path(), false);
     let j = tmp.path().join("joiner");
-    let out = sst_with(
-        &donor_dir,
-        &j,
-        false,
-        &cnf(""),
-        |_| {},
-        |s| s.live_settled = Duration::ZERO,
-        |_| {},
-    );
+    let out = sst_eager(&donor_dir, &j, |_| {});
     out.joiner.expect("joiner");
     let rounds = sent(&out.donor.expect("donor"));
     // Everything, then a live round that finds nothing changed (the server
@@ -479,15 +475,7 @@ fn a_live_round_that_sent_nothing_goes_to_the_lock() {
     first.joiner.expect("first SST");
     // A re-join of an unchanged datadir: the live round sends nothing (the
     // server is quiet), so the lock follows it at once.
-    let again = sst_with(
-        &donor_dir,
-        &j,
-        false,
-        &cnf(""),
-        |_| {},
-        |s| s.live_settled = Duration::ZERO,
-        |_| {},
-    );
+    let again = sst_eager(&donor_dir, &j, |_| {});
     again.joiner.expect("joiner");
     assert_eq!(sent(&again.donor.expect("donor")), [0, 400]);
 }

@@ -28,6 +28,7 @@
 #   KEEP=1       keep the base dir after success (it is always kept on failure)
 #   CL_TMP       where to create the base dir (default /tmp)
 #   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
+#   CL_LOG_BIN=0 nodes without binary logs (default: log_bin=mysqld-bin)
 #   CL_START_TIMEOUT  seconds to wait for a start or a join (default 600)
 #   CL_STOP_TIMEOUT   seconds to wait for a clean shutdown (default 180)
 #   CL_POLL      seconds between two polls of a wait (default 1; the
@@ -174,6 +175,11 @@ cl_init() {
     say "  cluster base dir: $CL_BASE (ports $CL_PORT_BASE+, SST method $SST_METHOD)"
 }
 
+# The binary log options of my.cnf, unless CL_LOG_BIN=0.
+_cl_binlog_options() {
+    [[ ${CL_LOG_BIN:-1} == 0 ]] || printf '%s\n' log_bin=mysqld-bin log_slave_updates=ON
+}
+
 # Print the my.cnf of the cluster: shared [mysqld], then one group per node.
 _cl_write_cnf() {
     local i addrs=()
@@ -184,8 +190,7 @@ _cl_write_cnf() {
 [mysqld]
 skip-name-resolve
 character-set-server=utf8mb4
-log_bin=mysqld-bin
-log_slave_updates=ON
+$(_cl_binlog_options)
 binlog_format=ROW
 innodb_undo_tablespaces=2
 innodb_buffer_pool_size=${CL_BUFFER_POOL:-128M}

@@ -156,7 +156,7 @@ data_datadir_bytes() {
 # tables in 4 more databases, two undo tablespaces, and binlogs. The
 # load's own binlogs (as big as the rows) are purged afterwards, then
 # data_binlog_activity rotates twice, so binlogs stay a small part of the
-# datadir. Prints the datadir bytes.
+# datadir (no binlogs with CL_LOG_BIN=0). Prints the datadir bytes.
 data_load_sized() {
     local i=$1 target=$2
     # Measured on 10.11: about 170 MiB of files whatever the size (redo
@@ -166,11 +166,13 @@ data_load_sized() {
     ((mb >= 10)) || mb=10
     DATA_MB=$mb data_load "$i"
     data_small_tables "$i" 4 50
-    local current
-    current=$(cl_sql "$i" "SHOW MASTER STATUS" | cut -f1)
-    [[ -n $current ]] || die "node $i has no binlog (log_bin is off?)"
-    cl_sql "$i" "PURGE BINARY LOGS TO '$current'"
-    data_binlog_activity "$i"
+    if [[ ${CL_LOG_BIN:-1} != 0 ]]; then
+        local current
+        current=$(cl_sql "$i" "SHOW MASTER STATUS" | cut -f1)
+        [[ -n $current ]] || die "node $i has no binlog (log_bin is off?)"
+        cl_sql "$i" "PURGE BINARY LOGS TO '$current'"
+        data_binlog_activity "$i"
+    fi
     data_settle "$i"
     data_datadir_bytes "$i"
 }

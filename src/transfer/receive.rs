@@ -93,6 +93,8 @@ impl Receiver {
     pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<()> {
         let mut needed: Vec<bool> = Vec::new();
         let mut unpack: Option<Decompressor> = None;
+        // Where this stream hashes the blocks it checks (see HASH_CHUNK).
+        let mut scratch = vec![0u8; HASH_CHUNK];
         loop {
             match conn.expect_frame("file data")? {
                 Frame::Packed {
@@ -130,7 +132,7 @@ impl Receiver {
                         needed.len() < MAX_CHECKS,
                         "more than {MAX_CHECKS} checks unanswered"
                     );
-                    needed.push(self.check(id, offset, hash)?);
+                    needed.push(self.check(id, offset, hash, &mut scratch)?);
                 }
                 Frame::Ask => {
                     let bitmap = needed
@@ -220,8 +222,9 @@ impl Receiver {
     }
 
     /// A check of a block this node holds: `true` when the donor must send
-    /// it, `false` when ours is the same (it is then accepted as is).
-    fn check(&self, id: u32, offset: u64, hash: u128) -> Result<bool> {
+    /// it, `false` when ours is the same (it is then accepted as is); our own
+    /// copy is hashed through the stream's `scratch`.
+    fn check(&self, id: u32, offset: u64, hash: u128, scratch: &mut [u8]) -> Result<bool> {
         let slot = self.slot(id)?;
         let (index, len) = self.block_at(slot, offset)?;
         let held = slot.listed.held.as_ref().with_context(|| {
@@ -242,9 +245,8 @@ impl Receiver {
                 let Some(file) = self.open(slot)? else {
                     return Ok(false);
                 };
-                let mut scratch = vec![0u8; HASH_CHUNK];
                 // Unreadable here only means "send it".
-                block_hash_at(&file, offset, len, &mut scratch).ok()
+                block_hash_at(&file, offset, len, scratch).ok()
             }
         };
         if ours != Some(hash) {

@@ -87,7 +87,7 @@ impl Progress {
     }
 
     /// Bytes of the transfer the joiner did not already hold: sent, or
-    /// not sent because their file changed under a live round.
+    /// not sent because their file shrank or went away under a live round.
     pub(crate) fn unsettled(&self) -> u64 {
         self.total_bytes.saturating_sub(self.kept())
     }

@@ -100,8 +100,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     };
     let mut done: Vec<Arc<Progress>> = Vec::new();
     if live {
-        // Copy while the server runs; what changes meanwhile is settled
-        // under the lock, which therefore lasts only for the differences.
+        // Copy while the server runs, again while that pays (see
+        // worth_another_live_round); what changes meanwhile is settled under
+        // the lock, which therefore lasts only for the differences.
         loop {
             let round = rounds.run(&mut control, &connect, &[], true)?;
             let secs = round.elapsed();

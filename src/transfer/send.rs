@@ -180,8 +180,9 @@ pub(crate) struct Round {
     /// Per file id, the size of the copy the joiner holds (`Have`), whose
     /// blocks are checked rather than sent.
     pub(crate) held: Vec<Option<u64>>,
-    /// A live round: a file that changes under us is given up (`Vanished`)
-    /// and left to the next round, instead of failing the SST.
+    /// A live round: a block that changed since its check goes as it is
+    /// now, and a file that shrinks or disappears under us is given up
+    /// (`Vanished`) and left to the next round, instead of failing the SST.
     pub(crate) live: bool,
     /// Compress blocks that shrink with this codec.
     pub(crate) codec: Option<Codec>,

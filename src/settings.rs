@@ -265,7 +265,7 @@ impl Settings {
             streams: streams(config),
             timeouts: Timeouts {
                 initial: seconds(config, "rsrsync-initial-timeout", 300),
-                idle: seconds(config, "rsrsync-timeout", 120),
+                idle: seconds(config, "rsrsync-timeout", 120).max(MIN_IDLE),
                 flush: seconds(config, "rsrsync-flush-timeout", 3600),
             },
             joiner_delay: env("MTR_SST_JOINER_DELAY")
@@ -422,6 +422,11 @@ fn switch(config: &Config, key: &str, choices: &[&'static str]) -> Result<&'stat
             )
         })
 }
+
+/// Shortest inactivity timeout (`rsrsync-timeout`): a silent peer pings
+/// within twice [`KEEPALIVE`](crate::net::KEEPALIVE), so anything shorter
+/// could fail an SST whose peer is merely busy.
+pub(crate) const MIN_IDLE: Duration = Duration::from_secs(3);
 
 fn seconds(config: &Config, key: &str, default: u64) -> Duration {
     let value = number(config, "sst", key, default as i64);
@@ -598,6 +603,8 @@ mod tests {
         assert!(!s.delta && !s.short_lock);
         let err = resolve_with(&words, "[sst]\nrsrsync-lock=brief\n", &[]).expect_err("bad value");
         assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid));
+        let s = resolve_with(&words, "[sst]\nrsrsync-timeout=1\n", &[]).expect("resolves");
+        assert_eq!(s.timeouts.idle, MIN_IDLE, "raised to what keepalives allow");
     }
 
     #[test]

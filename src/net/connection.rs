@@ -17,8 +17,12 @@ const WRITE_BATCH: usize = 64 << 10;
 const READ_BUFFER: usize = 64 << 10;
 
 /// A side that has sent nothing for this long sends a `Ping`, so the
-/// peer's inactivity timeout only fires when we are really gone.
-pub(crate) const KEEPALIVE: Duration = Duration::from_secs(5);
+/// peer's inactivity timeout only fires when we are really gone. The
+/// loops that call [`Connection::keepalive`] wake this often, so a silent
+/// side pings within twice this: well inside the shortest inactivity
+/// timeout either side may have (`MIN_IDLE` in settings; each side reads
+/// its own configuration).
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(1);
 
 /// A stream of frames. Writes of small frames are batched and flushed
 /// before every read, so a request is never left sitting in our buffer

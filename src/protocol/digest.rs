@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use anyhow::{Result, bail, ensure};
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use twox_hash::XxHash3_128;
 
 /// Out-of-order block hashes one file may hold before the peer is judged
 /// broken; far above what parallel streams legitimately cause.
@@ -19,7 +19,7 @@ const MAX_PENDING: usize = 1 << 22;
 
 /// The hash of one block.
 pub(crate) fn block_hash(data: &[u8]) -> u128 {
-    xxh3_128(data)
+    XxHash3_128::oneshot(data)
 }
 
 /// Bytes read at a time by [`block_hash_at`]: with the kernel's copy and
@@ -37,30 +37,30 @@ pub(crate) fn block_hash_at(
     len: u64,
     scratch: &mut [u8],
 ) -> std::io::Result<u128> {
-    let mut hasher = Xxh3::new();
+    let mut hasher = XxHash3_128::new();
     let mut done = 0;
     while done < len {
         let n = (len - done).min(scratch.len() as u64) as usize;
         let piece = &mut scratch[..n];
         file.read_exact_at(piece, offset + done)?;
-        hasher.update(piece);
+        hasher.write(piece);
         done += n as u64;
     }
-    Ok(hasher.digest128())
+    Ok(hasher.finish_128())
 }
 
 /// The hash of `len` zero bytes: the hash of a block a sparse file does
 /// not store.
 pub(crate) fn zero_hash(len: u64) -> u128 {
     static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-    let mut hasher = Xxh3::new();
+    let mut hasher = XxHash3_128::new();
     let mut left = len;
     while left > 0 {
         let n = left.min(ZEROS.len() as u64) as usize;
-        hasher.update(&ZEROS[..n]);
+        hasher.write(&ZEROS[..n]);
         left -= n as u64;
     }
-    hasher.digest128()
+    hasher.finish_128()
 }
 
 /// How many blocks of `block_size` a file of `size` bytes has.
@@ -73,7 +73,7 @@ pub(crate) struct Fold {
     blocks: u64,
     next: u64,
     pending: BTreeMap<u64, u128>,
-    hasher: Xxh3,
+    hasher: XxHash3_128,
 }
 
 impl std::fmt::Debug for Fold {
@@ -93,7 +93,7 @@ impl Fold {
             blocks,
             next: 0,
             pending: BTreeMap::new(),
-            hasher: Xxh3::new(),
+            hasher: XxHash3_128::new(),
         }
     }
 
@@ -115,10 +115,10 @@ impl Fold {
             self.pending.insert(index, hash);
             return Ok(());
         }
-        self.hasher.update(&hash.to_be_bytes());
+        self.hasher.write(&hash.to_be_bytes());
         self.next += 1;
         while let Some(hash) = self.pending.remove(&self.next) {
-            self.hasher.update(&hash.to_be_bytes());
+            self.hasher.write(&hash.to_be_bytes());
             self.next += 1;
         }
         Ok(())
@@ -136,13 +136,14 @@ impl Fold {
 
     /// The digest, once complete.
     pub(crate) fn digest(&self) -> Option<u128> {
-        self.is_complete().then(|| self.hasher.digest128())
+        self.is_complete().then(|| self.hasher.finish_128())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xxhash_rust::xxh3::xxh3_128;
 
     fn digest_in_order(hashes: &[u128]) -> u128 {
         let mut fold = Fold::new(hashes.len() as u64);
@@ -199,6 +200,48 @@ mod tests {
         concat.extend_from_slice(&hashes[1].to_be_bytes());
         assert_eq!(digest_in_order(&hashes), xxh3_128(&concat));
         assert_eq!(digest_in_order(&[]), xxh3_128(b""));
+    }
+
+    /// Peers built with another XXH3 implementation (protocol 2 used
+    /// xxhash-rust) must agree on every hash: lengths around XXH3's
+    /// internal thresholds (16, 128, 240 bytes, stripes, 1 KiB blocks)
+    /// and whole blocks, in one piece and through `block_hash_at`.
+    #[test]
+    fn hashes_equal_an_independent_xxh3() {
+        let bytes: Vec<u8> = (0..(1u32 << 20) + 4099)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut file = tempfile::tempfile().expect("tempfile");
+        std::io::Write::write_all(&mut file, &bytes).expect("write");
+        let mut scratch = vec![0u8; HASH_CHUNK];
+        for len in [
+            0usize,
+            1,
+            3,
+            4,
+            8,
+            9,
+            16,
+            17,
+            128,
+            129,
+            240,
+            241,
+            1023,
+            1024,
+            1025,
+            4096,
+            65535,
+            65536,
+            65537,
+            1 << 20,
+            (1 << 20) + 4099,
+        ] {
+            let want = xxh3_128(&bytes[..len]);
+            assert_eq!(block_hash(&bytes[..len]), want, "{len} bytes");
+            let read = block_hash_at(&file, 0, len as u64, &mut scratch).expect("read");
+            assert_eq!(read, want, "{len} bytes read in pieces");
+        }
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub(super) fn tree(root: &Path) -> BTreeMap<String, String> {
                 visit(root, &path, out);
             } else {
                 let file = std::fs::File::open(&path).expect("open");
-                let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+                let mut hasher = twox_hash::XxHash3_128::new();
                 let mut buf = vec![0u8; 1 << 20];
                 let mut offset = 0;
                 loop {
@@ -69,10 +69,10 @@ pub(super) fn tree(root: &Path) -> BTreeMap<String, String> {
                     if n == 0 {
                         break;
                     }
-                    hasher.update(&buf[..n]);
+                    hasher.write(&buf[..n]);
                     offset += n as u64;
                 }
-                out.insert(rel, format!("{:032x}", hasher.digest128()));
+                out.insert(rel, format!("{:032x}", hasher.finish_128()));
             }
         }
     }

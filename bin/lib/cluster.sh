@@ -29,6 +29,8 @@
 #   CL_TMP       where to create the base dir (default /tmp)
 #   CL_BUFFER_POOL, CL_GCACHE   sizes (defaults 128M, 64M)
 #   CL_LOG_BIN=0 nodes without binary logs (default: log_bin=mysqld-bin)
+#   CL_TRX_FLUSH innodb_flush_log_at_trx_commit (default 2, as Galera nodes
+#                often run; MariaDB's own default is 1)
 #   CL_START_TIMEOUT  seconds to wait for a start or a join (default 600)
 #   CL_STOP_TIMEOUT   seconds to wait for a clean shutdown (default 180)
 #   CL_POLL      seconds between two polls of a wait (default 1; the
@@ -195,7 +197,7 @@ binlog_format=ROW
 innodb_undo_tablespaces=2
 innodb_buffer_pool_size=${CL_BUFFER_POOL:-128M}
 innodb_log_file_size=64M
-innodb_flush_log_at_trx_commit=2
+innodb_flush_log_at_trx_commit=${CL_TRX_FLUSH:-2}
 innodb_autoinc_lock_mode=2
 default_storage_engine=InnoDB
 max_allowed_packet=64M

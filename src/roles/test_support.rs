@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::config::Config;
+use crate::protocol::digest::{HASH_CHUNK, block_hash_at};
 use crate::settings::Settings;
 
 pub(super) const STATE: &str = "6d1f4a2c-1111-2222-3333-444455556666:42 0";
@@ -61,18 +61,10 @@ pub(super) fn tree(root: &Path) -> BTreeMap<String, String> {
                 visit(root, &path, out);
             } else {
                 let file = std::fs::File::open(&path).expect("open");
-                let mut hasher = twox_hash::XxHash3_128::new();
-                let mut buf = vec![0u8; 1 << 20];
-                let mut offset = 0;
-                loop {
-                    let n = file.read_at(&mut buf, offset).expect("read");
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.write(&buf[..n]);
-                    offset += n as u64;
-                }
-                out.insert(rel, format!("{:032x}", hasher.finish_128()));
+                let len = file.metadata().expect("metadata").len();
+                let mut scratch = vec![0u8; HASH_CHUNK];
+                let hash = block_hash_at(&file, 0, len, &mut scratch).expect("read");
+                out.insert(rel, format!("{hash:032x}"));
             }
         }
     }

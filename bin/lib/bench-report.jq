@@ -23,7 +23,7 @@ def row: join("\t");
   (sizes) as $sz
 | "Benchmark of SST methods, \(.meta.date): \(.meta.cpus) CPUs (\(.meta.cpu)), \(.meta.mem), kernel \(.meta.kernel)",
   "MariaDB \(.meta.mariadb), Galera \(.meta.galera), rsync \(.meta.rsync), stunnel \(.meta.stunnel), \(.meta.rsrsync) (commit \(.meta.commit))",
-  "Nodes: \(.meta.nodes // "log_bin on, innodb_flush_log_at_trx_commit=2")",
+  "Nodes: \(.meta.nodes // "not recorded")",
   "Cells: median [min-max] over the runs. Times in s, sizes in MiB, rates in MiB/s (bytes to the joiner's SST port, IP headers included, / SST time on the joiner).",
   table("main"; "Full SST, \($sz[0]) MiB requested (datadir below), loopback, no TLS";
     [["join->Synced", "join_s", 1], ["SST joiner", "sst_joiner_s", 2], ["SST donor", "sst_donor_s", 2],

@@ -372,8 +372,9 @@ bn_load_stop() {
 # undo*, ib_logfile0, aria logs) with what the joiner already holds. Not
 # binlogs: the SST sends the one mariadbd starts when it rotates under the
 # lock (sst-max-binlogs=1), which does not exist yet; today's newest goes
-# only with sst-max-binlogs above 1. Prints one line per class: "<class> <bytes> <bytes in
-# differing 1 MiB blocks> <bytes in differing 16 KiB pages>": what a
+# only with sst-max-binlogs above 1. Prints one line per class: "<class>
+# <bytes> <bytes in differing 1 MiB blocks> <bytes in differing 16 KiB
+# pages>": what a
 # block delta at best has to move, at rsrsync's block size and at the
 # InnoDB page size.
 bn_block_delta() {

@@ -40,6 +40,8 @@
 # (and a network namespace to run in) before cl_init.
 
 : "${SST_METHOD:=rsrsync}"
+: "${CL_LOG_BIN:=1}"
+: "${CL_TRX_FLUSH:=2}"
 : "${CL_START_TIMEOUT:=600}"
 : "${CL_STOP_TIMEOUT:=180}"
 CL_PROVIDER=/usr/lib/galera/libgalera_smm.so
@@ -177,9 +179,15 @@ cl_init() {
     say "  cluster base dir: $CL_BASE (ports $CL_PORT_BASE+, SST method $SST_METHOD)"
 }
 
+# What the nodes' my.cnf sets that changes the figures, for summaries.
+cl_node_settings() {
+    printf 'log_bin %s, innodb_flush_log_at_trx_commit=%s\n' \
+        "$([[ $CL_LOG_BIN == 0 ]] && echo off || echo on)" "$CL_TRX_FLUSH"
+}
+
 # The binary log options of my.cnf, unless CL_LOG_BIN=0.
 _cl_binlog_options() {
-    [[ ${CL_LOG_BIN:-1} == 0 ]] || printf '%s\n' log_bin=mysqld-bin log_slave_updates=ON
+    [[ $CL_LOG_BIN == 0 ]] || printf '%s\n' log_bin=mysqld-bin log_slave_updates=ON
 }
 
 # Print the my.cnf of the cluster: shared [mysqld], then one group per node.
@@ -197,7 +205,7 @@ binlog_format=ROW
 innodb_undo_tablespaces=2
 innodb_buffer_pool_size=${CL_BUFFER_POOL:-128M}
 innodb_log_file_size=64M
-innodb_flush_log_at_trx_commit=${CL_TRX_FLUSH:-2}
+innodb_flush_log_at_trx_commit=$CL_TRX_FLUSH
 innodb_autoinc_lock_mode=2
 default_storage_engine=InnoDB
 max_allowed_packet=64M

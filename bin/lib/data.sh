@@ -166,7 +166,7 @@ data_load_sized() {
     ((mb >= 10)) || mb=10
     DATA_MB=$mb data_load "$i"
     data_small_tables "$i" 4 50
-    if [[ ${CL_LOG_BIN:-1} != 0 ]]; then
+    if [[ $CL_LOG_BIN != 0 ]]; then
         local current
         current=$(cl_sql "$i" "SHOW MASTER STATUS" | cut -f1)
         [[ -n $current ]] || die "node $i has no binlog (log_bin is off?)"

@@ -48,6 +48,8 @@ CL_PROVIDER=/usr/lib/galera/libgalera_smm.so
 CL_BASE=
 CL_NODES=0
 CL_PORT_BASE=0
+# Set by cl_wait_down: 1 when Galera hung in its abort and the node was killed.
+export CL_ABORT_HUNG=0
 declare -a CL_PID=()
 # Per node: the chroot it runs in ("" = the host).
 declare -a CL_ROOT=()
@@ -596,15 +598,36 @@ cl_wait_gone() {
     elapsed_since "$t0"
 }
 
-# Wait (up to 120 s) until node $1's mariadbd has exited on its own, as it
-# does after a failed SST; forget its PID.
+# Wait (up to 60 s) until node $1's mariadbd has exited on its own, as it
+# does after a failed SST; forget its PID. $2: node $1's log mark from
+# before the SST. Galera races when its group reports the donor's failure
+# while the joiner script's exit is being handled: two threads close the
+# group connection ("Will never receive state" and "ReplicatorSMM::abort()"
+# both logged) and, rarely, one of them waits forever. That hang, and only
+# it, is reported (threads' stacks saved when gdb is there) and the node
+# SIGKILLed; CL_ABORT_HUNG=1 then tells the caller.
 cl_wait_down() {
-    local t0=$SECONDS
-    while cl_running "$1"; do
-        ((SECONDS - t0 < 120)) || die "node $1's mariadbd did not exit (expected it to abort)"
+    local i=$1 mark=${2:-0} t0=$SECONDS stacks
+    CL_ABORT_HUNG=0
+    while cl_running "$i"; do
+        if ((SECONDS - t0 >= 60)); then
+            [[ -n $(cl_log_grep "$i" "$mark" 'Will never receive state') &&
+                -n $(cl_log_grep "$i" "$mark" 'ReplicatorSMM::abort\(\)') ]] ||
+                die "node $i's mariadbd did not exit (expected it to abort)"
+            stacks="$CL_BASE/logs/node$i-abort-hang.txt"
+            if command -v gdb >/dev/null; then
+                timeout 60 gdb -batch -p "${CL_PID[$i]}" -ex 'thread apply all bt' >"$stacks" 2>&1 || true
+            fi
+            warn "node $i's mariadbd hangs in Galera's double abort (a server race, see" \
+                "\"Will never receive state\" and \"ReplicatorSMM::abort()\" in its log;" \
+                "stacks in $stacks if gdb was there); killing it"
+            cl_kill "$i"
+            CL_ABORT_HUNG=1
+            return 0
+        fi
         sleep 0.5
     done
-    CL_PID[$1]=
+    CL_PID[i]=
 }
 
 # Stop every node (SIGKILL if a clean stop fails), end leftover processes

@@ -85,11 +85,12 @@ for pct in 10 50 90; do
     kill -KILL "$CL_SST_DONOR"
     detect=$(cl_wait_gone "$CL_SST_JOINER" "$DETECT_LIMIT")
     say "   joiner exited ${detect}s after the donor died"
-    cl_wait_down 2
+    cl_wait_down 2 "$m2"
     [[ -z $(cl_log_grep 2 "$m2" "rsrsync SST completed on joiner") ]] ||
         die "node 2 declared the SST complete after its donor died"
     cl_wait_synced 1 120
     state="incomplete; node 2 aborted"
+    ((CL_ABORT_HUNG == 0)) || state="incomplete; node 2 hung (Galera)"
     rejoin_and_compare
     REPORT+=("$(printf '%-34s %-10s %-34s %s' "donor SIGKILL at ${pct}%" "${detect}s" "$state" "SST ($RETRY), $TABLES equal")")
     cl_stop 2

@@ -68,6 +68,12 @@ pub(crate) fn block_count(size: u64, block_size: u32) -> u64 {
     size.div_ceil(u64::from(block_size))
 }
 
+/// The length of the pages a block of `block_size` bytes is compared in
+/// when it differs (see [`PAGES`](super::PAGES)).
+pub(crate) fn page_len(block_size: u32) -> u64 {
+    u64::from(block_size / super::PAGES).max(1)
+}
+
 /// Folds block hashes arriving in any order into the file digest.
 pub(crate) struct Fold {
     blocks: u64,
@@ -202,7 +208,7 @@ mod tests {
         assert_eq!(digest_in_order(&[]), xxh3_128(b""));
     }
 
-    /// Peers built with another XXH3 implementation (protocol 2 used
+    /// Peers built with another XXH3 implementation (builds before twox-hash used
     /// xxhash-rust) must agree on every hash: lengths around XXH3's
     /// internal thresholds (16, 128, 240 bytes, stripes, 1 KiB blocks)
     /// and whole blocks, in one piece and through `block_hash_at`.

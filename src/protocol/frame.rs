@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{MAX_BLOCK, MAX_PATH};
+use super::{MAX_BLOCK, MAX_PATH, PAGES};
 
 /// Bytes of a frame header: kind (1) and body length (4).
 pub(crate) const HEADER_LEN: usize = 5;
@@ -40,7 +40,7 @@ kinds! {
     Block = 11, Hole = 12, Digest = 13, End = 14,
     Complete = 15, Done = 16, Ping = 17,
     Have = 18, Check = 19, Ask = 20, Answer = 21, Round = 22, Vanished = 23,
-    Packed = 24,
+    Packed = 24, Pages = 25, Patch = 26, Mended = 27,
 }
 
 impl Kind {
@@ -49,6 +49,7 @@ impl Kind {
         match self {
             Kind::Block => (BLOCK_PREFIX - HEADER_LEN) as u32 + MAX_BLOCK,
             Kind::Packed => (BLOCK_PREFIX - HEADER_LEN) as u32 + 5 + MAX_BLOCK,
+            Kind::Patch => 4 + 8 + MAX_BLOCK / PAGES,
             _ => SMALL_MAX,
         }
     }
@@ -208,6 +209,57 @@ pub(crate) enum Frame<'a> {
         len: u32,
         data: &'a [u8],
     },
+    /// Donor: block `offset` of file `id`, which the joiner holds, differs;
+    /// these are the hashes of its pages, for the joiner to answer which
+    /// pages it lacks.
+    Pages {
+        id: u32,
+        offset: u64,
+        hashes: PageHashes<'a>,
+    },
+    /// Donor: one page of a block whose `Pages` the joiner answered.
+    Patch {
+        id: u32,
+        offset: u64,
+        data: &'a [u8],
+    },
+    /// Donor: the pages the joiner lacked of block `offset` were patched;
+    /// the block now hashes to `hash`.
+    Mended {
+        id: u32,
+        offset: u64,
+        hash: u128,
+    },
+}
+
+/// The page hashes of a `Pages` frame as they travel: 1 to [`PAGES`]
+/// XXH3-128 values, 16 big-endian bytes each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageHashes<'a>(&'a [u8]);
+
+impl<'a> PageHashes<'a> {
+    /// Wraps `bytes` (the encoded hashes); fails on a length that is not
+    /// 1 to [`PAGES`] whole hashes.
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self> {
+        ensure!(
+            !bytes.is_empty() && bytes.len() % 16 == 0 && bytes.len() <= PAGES as usize * 16,
+            "page hashes of {} bytes (1 to {PAGES} hashes of 16 bytes expected)",
+            bytes.len()
+        );
+        Ok(PageHashes(bytes))
+    }
+
+    /// How many pages.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len() / 16
+    }
+
+    /// The hashes in page order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u128> + 'a {
+        self.0
+            .chunks_exact(16)
+            .map(|h| u128::from_be_bytes(h.try_into().unwrap_or_default()))
+    }
 }
 
 /// Checks a frame header; returns the kind and the body length.
@@ -263,6 +315,9 @@ impl Frame<'_> {
             Frame::Round { .. } => Kind::Round,
             Frame::Vanished { .. } => Kind::Vanished,
             Frame::Packed { .. } => Kind::Packed,
+            Frame::Pages { .. } => Kind::Pages,
+            Frame::Patch { .. } => Kind::Patch,
+            Frame::Mended { .. } => Kind::Mended,
         }
     }
 
@@ -357,10 +412,20 @@ impl Frame<'_> {
                 out.extend_from_slice(&id.to_be_bytes());
                 out.extend_from_slice(&size.to_be_bytes());
             }
-            Frame::Check { id, offset, hash } => {
+            Frame::Check { id, offset, hash } | Frame::Mended { id, offset, hash } => {
                 out.extend_from_slice(&id.to_be_bytes());
                 out.extend_from_slice(&offset.to_be_bytes());
                 out.extend_from_slice(&hash.to_be_bytes());
+            }
+            Frame::Pages {
+                id,
+                offset,
+                hashes: PageHashes(data),
+            }
+            | Frame::Patch { id, offset, data } => {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(data);
             }
             Frame::Answer { checks, needed } => {
                 out.push(*checks);
@@ -491,6 +556,21 @@ impl<'a> Frame<'a> {
                 codec: b.u8()?,
                 len: b.u32()?,
                 data: b.rest(),
+            },
+            Kind::Pages => Frame::Pages {
+                id: b.u32()?,
+                offset: b.u64()?,
+                hashes: PageHashes::new(b.rest())?,
+            },
+            Kind::Patch => Frame::Patch {
+                id: b.u32()?,
+                offset: b.u64()?,
+                data: b.rest(),
+            },
+            Kind::Mended => Frame::Mended {
+                id: b.u32()?,
+                offset: b.u64()?,
+                hash: u128::from_be_bytes(b.array()?),
             },
         };
         ensure!(
@@ -698,6 +778,21 @@ mod tests {
                 len: 100,
                 data: b"packed",
             },
+            Frame::Pages {
+                id: 2,
+                offset: 1 << 20,
+                hashes: PageHashes::new(&[9; 64 * 16]).expect("64 hashes"),
+            },
+            Frame::Patch {
+                id: 2,
+                offset: (1 << 20) + (16 << 10),
+                data: b"page",
+            },
+            Frame::Mended {
+                id: 2,
+                offset: 1 << 20,
+                hash: 11,
+            },
         ];
         for frame in &frames {
             round_trip(frame);
@@ -734,9 +829,18 @@ mod tests {
             Frame::decode(Kind::Complete, &[2, 0, 0]).is_err(),
             "bad flag"
         );
+        let pages = |hashes: usize| {
+            let mut body = vec![0u8; 12];
+            body.resize(12 + hashes, 7);
+            Frame::decode(Kind::Pages, &body).is_ok()
+        };
+        assert!(pages(16 * 64), "64 page hashes");
+        assert!(!pages(0), "no page hash");
+        assert!(!pages(17), "part of a hash");
+        assert!(!pages(16 * 65), "more pages than a block has");
         // Every prefix of every valid body, and arbitrary bytes, must not panic.
         let mut rng = crate::testutil::Rng(0x9e37_79b9_7f4a_7c15);
-        for code in 1..=24u8 {
+        for code in 1..=27u8 {
             let kind = Kind::from_code(code).expect("known kind");
             for len in 0..64 {
                 let _ = Frame::decode(kind, &rng.bytes(len));

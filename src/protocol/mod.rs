@@ -1,4 +1,5 @@
-//! The rsrsync wire protocol, version 2 (1 had one live round at most).
+//! The rsrsync wire protocol, version 3 (1 had one live round at most; 2
+//! sent a differing block whole).
 //!
 //! # Connections
 //!
@@ -60,8 +61,9 @@
 //! # Data connections
 //!
 //! ```text
-//! donor  -> (Block | Hole | Check* Ask | Digest | Vanished)* End
-//! joiner -> Answer                         (one per Ask)
+//! donor  -> (Block | Hole | Check* Ask [Pages* (Patch* Mended)*]
+//!            | Digest | Vanished)* End
+//! joiner -> Answer                         (one per Ask, one per Pages)
 //! ```
 //!
 //! A file is cut into blocks of `block_size` bytes (the last one shorter).
@@ -71,7 +73,15 @@
 //! donor first sends `Check` (the block's hash) for blocks within the
 //! joiner's size, then `Ask`; the joiner compares with its own block (read
 //! and hashed, or remembered from the live round) and answers with a bitmap
-//! of the blocks it lacks, which the donor then sends (delta transfer).
+//! of the blocks it lacks (delta transfer). A block the joiner lacks is
+//! compared again page by page ([`PAGES`] pages of `block_size / PAGES`
+//! bytes): the donor sends `Pages` (the hashes of its pages) for each, the
+//! joiner answers each with the bitmap of the pages that differ, and the
+//! donor sends those pages as `Patch` frames, then `Mended` with the hash of
+//! the whole block, which the joiner checks against what its file now
+//! holds. A page changed in the meantime (live rounds) is sent too. Pages
+//! are never compressed.
+//!
 //! `Digest` carries the file digest: XXH3-128 over the concatenated block
 //! hashes in block order ([`digest`]). `Vanished` (live rounds only) gives a
 //! file up that changed under the donor; the locked round settles it.
@@ -86,7 +96,7 @@ pub(crate) mod frame;
 pub(crate) use frame::{Channel, Class, Frame, Kind, Mode};
 
 /// The protocol versions this build speaks.
-pub(crate) const VERSION: u16 = 2;
+pub(crate) const VERSION: u16 = 3;
 
 /// The module name published in the `ready` address.
 pub(crate) const MODULE: &str = "rsrsync_sst";
@@ -98,6 +108,11 @@ pub(crate) const NO_USER: &str = "rsrsync";
 
 /// Largest block a peer may announce (and the largest `Block` body).
 pub(crate) const MAX_BLOCK: u32 = 4 << 20;
+
+/// Pages per block for the page compare of a differing block (one bit each
+/// in an `Answer`): 16 KiB pages in the 1 MiB blocks we send, InnoDB's
+/// default page size.
+pub(crate) const PAGES: u32 = 64;
 
 /// Smallest block a peer may announce.
 pub(crate) const MIN_BLOCK: u32 = 4 << 10;

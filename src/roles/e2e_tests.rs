@@ -245,7 +245,7 @@ fn full_sst_mirrors_the_donor_and_keeps_the_joiners_own_files() {
     );
     assert_eq!(outcome.joiner_lines.len(), 2, "{:?}", outcome.joiner_lines);
     assert!(outcome.joiner_lines[0].starts_with("ready rsrsync:"));
-    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//2"));
+    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//3"));
     assert_eq!(outcome.joiner_lines[1], STATE);
 
     let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
@@ -364,9 +364,9 @@ fn a_rejoin_sends_only_the_blocks_that_changed() {
     let second = sst(&donor_dir, &j, false, |_| {});
     second.joiner.expect("second SST");
     let rounds = sent(&second.donor.expect("second SST"));
-    // The changed 1 MiB block of t1 (the last one: 5 MiB + 123 bytes has
-    // six blocks; byte 2 MiB + 5 is in the third) and the new table only.
-    assert_eq!(rounds, [(1 << 20) + 300_000, 400], "bytes per round");
+    // The changed 16 KiB page of t1 (the first of its third 1 MiB block:
+    // byte 2 MiB + 5) and the new table only.
+    assert_eq!(rounds, [(16 << 10) + 300_000, 400], "bytes per round");
     assert_eq!(
         tree(&j).get("db1/t1.ibd"),
         tree(&donor_dir).get("db1/t1.ibd")
@@ -411,9 +411,9 @@ fn changes_during_the_live_round_are_settled_under_the_lock() {
     out.joiner.expect("joiner");
     let rounds = sent(&out.donor.expect("donor"));
     assert_eq!(rounds.len(), 2);
-    // Under the lock: two changed blocks of t1, the new table, the grown
+    // Under the lock: the two changed pages of t1, the new table, the grown
     // Aria log (one short block), the binlog; nothing else.
-    assert_eq!(rounds[1], (2 << 20) + 70_000 + 14_000 + 400, "{rounds:?}");
+    assert_eq!(rounds[1], (32 << 10) + 70_000 + 14_000 + 400, "{rounds:?}");
     assert_mirrors(&donor_dir, &j);
     assert!(!j.join("db1/t1.frm").exists());
 }

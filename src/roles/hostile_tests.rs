@@ -17,6 +17,7 @@ use super::test_support::{settings, tree, write};
 use crate::net::{Connection, TimedStream, Transport, handshake};
 use crate::protocol::auth::Key;
 use crate::protocol::digest::block_hash;
+use crate::protocol::frame::PageHashes;
 use crate::protocol::{Channel, Class, Frame, Mode};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
@@ -236,7 +237,22 @@ fn an_oversized_frame_is_refused_before_allocation() {
 
 /// A one-file SST up to `Ready`, then `attack` on the data stream.
 fn data_attack(size: u64, attack: impl FnOnce(&mut Connection<Transport>), expect: &str) {
-    let target = Target::start(|_| {});
+    held_data_attack(&[], size, attack, expect);
+}
+
+/// [`data_attack`] on a joiner that holds `held` as the file (none when
+/// empty), so that the donor may compare its blocks.
+fn held_data_attack(
+    held: &[u8],
+    size: u64,
+    attack: impl FnOnce(&mut Connection<Transport>),
+    expect: &str,
+) {
+    let target = Target::start(|root| {
+        if !held.is_empty() {
+            write(&root.join("data/db/t.ibd"), held);
+        }
+    });
     let before = target.snapshot();
     let mut control = begin(&target);
     for frame in [
@@ -249,10 +265,13 @@ fn data_attack(size: u64, attack: impl FnOnce(&mut Connection<Transport>), expec
     ] {
         control.send(&frame).expect("manifest");
     }
-    assert_eq!(
-        control.expect_frame("ready").expect("ready").kind(),
-        crate::protocol::Kind::Ready
-    );
+    loop {
+        match control.expect_frame("ready").expect("ready") {
+            Frame::Ready => break,
+            Frame::Have { id: 0, size } => assert_eq!(size, held.len() as u64),
+            other => panic!("expected Have or Ready, got {other:?}"),
+        }
+    }
     let mut data = target.open(Channel::Data);
     attack(&mut data);
     let _ = control.send(&Frame::Complete {
@@ -402,6 +421,124 @@ fn lying_compressed_blocks_are_refused() {
             });
         },
         "hash mismatch",
+    );
+}
+
+/// Page hashes of `data` in 16 KiB pages, as they travel.
+fn page_hashes(data: &[u8]) -> Vec<u8> {
+    data.chunks(16 << 10)
+        .flat_map(|page| block_hash(page).to_be_bytes())
+        .collect()
+}
+
+#[test]
+fn lying_page_compares_are_refused() {
+    let block = BLOCK as usize;
+    let held = vec![5u8; block];
+    let size = held.len() as u64;
+    let ours = page_hashes(&held);
+    // Our pages but the first differ from the donor's.
+    let mut theirs = ours.clone();
+    theirs[0] ^= 1;
+    let pages = |d: &mut Connection<Transport>, hashes: &[u8]| {
+        let _ = d.send(&Frame::Pages {
+            id: 0,
+            offset: 0,
+            hashes: PageHashes::new(hashes).expect("hashes"),
+        });
+    };
+    let patch = |d: &mut Connection<Transport>, offset: u64, data: &[u8]| {
+        let _ = d.send(&Frame::Patch {
+            id: 0,
+            offset,
+            data,
+        });
+    };
+    let mended = |d: &mut Connection<Transport>, hash: u128| {
+        let _ = d.send(&Frame::Mended {
+            id: 0,
+            offset: 0,
+            hash,
+        });
+    };
+    let page = [6u8; 16 << 10];
+    held_data_attack(&[], size, |d| pages(d, &ours), "did not have");
+    held_data_attack(&held, size, |d| pages(d, &ours[..48]), "3 page hashes");
+    held_data_attack(&held[..block / 2], size, |d| pages(d, &ours), "beyond the");
+    held_data_attack(&held, size, |d| patch(d, 0, &page), "not being mended");
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &ours);
+            pages(d, &ours);
+        },
+        "twice",
+    );
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &theirs);
+            patch(d, 100, &page);
+        },
+        "does not fit its block",
+    );
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &theirs);
+            patch(d, 0, &page);
+            patch(d, 0, &page);
+        },
+        "arrived twice",
+    );
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &theirs);
+            mended(d, block_hash(&held));
+        },
+        "pages still missing",
+    );
+    // The lacking page arrives, but the block is not what the donor says.
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &theirs);
+            patch(d, 0, &page);
+            mended(d, block_hash(&held));
+        },
+        "does not match the donor's once mended",
+    );
+    held_data_attack(
+        &held,
+        size,
+        |d| {
+            pages(d, &theirs);
+            let _ = d.send(&Frame::End);
+        },
+        "half mended",
+    );
+    // A donor may not keep more than 64 blocks half mended.
+    let many = vec![0u8; 65 * block];
+    let zeros = page_hashes(&many[..block]);
+    held_data_attack(
+        &many,
+        many.len() as u64,
+        |d| {
+            for i in 0..65 {
+                let _ = d.send(&Frame::Pages {
+                    id: 0,
+                    offset: i * u64::from(BLOCK),
+                    hashes: PageHashes::new(&zeros).expect("hashes"),
+                });
+            }
+        },
+        "at once",
     );
 }
 

@@ -20,11 +20,25 @@ use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
 use crate::protocol::digest::{
-    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, zero_hash,
+    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, page_len, zero_hash,
 };
+use crate::protocol::frame::PageHashes;
 
-/// Most checks the donor may send before it asks for their answer.
+/// Most checks the donor may send before it asks for their answer, and
+/// most blocks a stream may be mending at once.
 const MAX_CHECKS: usize = 64;
+
+/// A held block that differs from the donor's, compared page by page:
+/// the pages this joiner lacked and those patched since.
+#[derive(Debug)]
+struct Mend {
+    id: u32,
+    offset: u64,
+    len: u64,
+    lacking: u64,
+    patched: u64,
+    patched_bytes: u64,
+}
 
 /// One file of the list and its progress.
 #[derive(Debug)]
@@ -92,6 +106,7 @@ impl Receiver {
     /// Receives one data stream until its `End`.
     pub(crate) fn receive_stream(&self, conn: &mut Connection<Transport>) -> Result<()> {
         let mut needed: Vec<bool> = Vec::new();
+        let mut mends: Vec<Mend> = Vec::new();
         let mut unpack: Option<Decompressor> = None;
         // Where this stream hashes the blocks it checks (see HASH_CHUNK).
         let mut scratch = vec![0u8; HASH_CHUNK];
@@ -145,12 +160,50 @@ impl Receiver {
                     })?;
                     needed.clear();
                 }
+                Frame::Pages { id, offset, hashes } => {
+                    ensure!(
+                        mends.len() < MAX_CHECKS,
+                        "more than {MAX_CHECKS} blocks being mended at once"
+                    );
+                    ensure!(
+                        !mends.iter().any(|m| m.id == id && m.offset == offset),
+                        "page hashes twice for block at offset {offset} of file id {id}"
+                    );
+                    let pages = hashes.len() as u8;
+                    let mend = self.pages(id, offset, hashes, &mut scratch)?;
+                    conn.write_frame(&Frame::Answer {
+                        checks: pages,
+                        needed: mend.lacking,
+                    })?;
+                    mends.push(mend);
+                }
+                Frame::Patch { id, offset, data } => {
+                    let block = offset - offset % u64::from(self.block_size);
+                    let mend = mends
+                        .iter_mut()
+                        .find(|m| m.id == id && m.offset == block)
+                        .with_context(|| {
+                            format!("a page at offset {offset} of file id {id}, whose block is not being mended")
+                        })?;
+                    self.patch(mend, offset, data)?;
+                    self.progress.add_bytes(data.len() as u64);
+                }
+                Frame::Mended { id, offset, hash } => {
+                    let at = mends
+                        .iter()
+                        .position(|m| m.id == id && m.offset == offset)
+                        .with_context(|| {
+                            format!("block at offset {offset} of file id {id} declared mended, but it was not being mended")
+                        })?;
+                    let mend = mends.swap_remove(at);
+                    self.mended(&mend, hash, &mut scratch)?;
+                }
                 Frame::Digest { id, digest } => self.digest(id, digest)?,
                 Frame::Vanished { id } => self.vanish(id)?,
                 Frame::End => {
                     ensure!(
-                        needed.is_empty(),
-                        "checks left unanswered at the end of a stream"
+                        needed.is_empty() && mends.is_empty(),
+                        "checks left unanswered or blocks left half mended at the end of a stream"
                     );
                     return Ok(());
                 }
@@ -221,24 +274,31 @@ impl Receiver {
         self.accept(slot, index, hash)
     }
 
-    /// A check of a block this node holds: `true` when the donor must send
-    /// it, `false` when ours is the same (it is then accepted as is); our own
-    /// copy is hashed through the stream's `scratch`.
-    fn check(&self, id: u32, offset: u64, hash: u128, scratch: &mut [u8]) -> Result<bool> {
-        let slot = self.slot(id)?;
+    /// Checks that `offset` starts a block of a file this joiner held, within
+    /// the size it held; returns the block's index and length, and what it held.
+    fn held_block<'s>(&self, slot: &'s Slot, offset: u64) -> Result<(u64, u64, &'s Held)> {
         let (index, len) = self.block_at(slot, offset)?;
         let held = slot.listed.held.as_ref().with_context(|| {
             format!(
-                "a check for {}, which this joiner did not have",
+                "a comparison of {}, which this joiner did not have",
                 slot.listed.path
             )
         })?;
         ensure!(
             offset + len <= held.size(),
-            "a check beyond the {} bytes this joiner had of {}",
+            "a comparison beyond the {} bytes this joiner had of {}",
             held.size(),
             slot.listed.path
         );
+        Ok((index, len, held))
+    }
+
+    /// A check of a block this node holds: `true` when the donor must send
+    /// it, `false` when ours is the same (it is then accepted as is); our own
+    /// copy is hashed through the stream's `scratch`.
+    fn check(&self, id: u32, offset: u64, hash: u128, scratch: &mut [u8]) -> Result<bool> {
+        let slot = self.slot(id)?;
+        let (index, len, held) = self.held_block(slot, offset)?;
         let ours = match held {
             Held::Hashes { hashes, .. } => hashes.get(index as usize).copied(),
             Held::Disk { .. } => {
@@ -255,6 +315,103 @@ impl Receiver {
         self.progress.add_kept(len);
         self.accept(slot, index, hash)?;
         Ok(false)
+    }
+
+    /// The donor's page hashes of a block this node holds in another
+    /// version: which of our pages differ (read from our file, whether or
+    /// not the block's hash was remembered).
+    fn pages(
+        &self,
+        id: u32,
+        offset: u64,
+        hashes: PageHashes<'_>,
+        scratch: &mut [u8],
+    ) -> Result<Mend> {
+        let slot = self.slot(id)?;
+        let (_, len, _) = self.held_block(slot, offset)?;
+        let page = page_len(self.block_size);
+        ensure!(
+            hashes.len() as u64 == len.div_ceil(page),
+            "{} page hashes for a block of {len} bytes of {}",
+            hashes.len(),
+            slot.listed.path
+        );
+        let mut lacking = 0;
+        if let Some(file) = self.open(slot)? {
+            for (i, theirs) in hashes.iter().enumerate() {
+                let at = i as u64 * page;
+                // Unreadable here only means "send it".
+                let ours = block_hash_at(&file, offset + at, (len - at).min(page), scratch).ok();
+                if ours != Some(theirs) {
+                    lacking |= 1 << i;
+                }
+            }
+        }
+        Ok(Mend {
+            id,
+            offset,
+            len,
+            lacking,
+            patched: 0,
+            patched_bytes: 0,
+        })
+    }
+
+    /// One page of a block being mended, written in place.
+    fn patch(&self, mend: &mut Mend, offset: u64, data: &[u8]) -> Result<()> {
+        let slot = self.slot(mend.id)?;
+        let page = page_len(self.block_size);
+        let within = offset - mend.offset;
+        ensure!(
+            within < mend.len
+                && within % page == 0
+                && data.len() as u64 == (mend.len - within).min(page),
+            "a page of {} bytes at offset {offset} of {} does not fit its block",
+            data.len(),
+            slot.listed.path
+        );
+        let bit = 1 << (within / page);
+        ensure!(
+            mend.patched & bit == 0,
+            "the page at offset {offset} of {} arrived twice",
+            slot.listed.path
+        );
+        mend.patched |= bit;
+        mend.patched_bytes += data.len() as u64;
+        let Some(file) = self.open(slot)? else {
+            return Ok(());
+        };
+        let root = self.roots.get(slot.listed.class)?;
+        file.write_all_at(data, offset)
+            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "writing"))
+    }
+
+    /// A block whose lacking pages were patched: what our file now holds
+    /// must hash to the donor's `hash`.
+    fn mended(&self, mend: &Mend, hash: u128, scratch: &mut [u8]) -> Result<()> {
+        let slot = self.slot(mend.id)?;
+        ensure!(
+            mend.lacking & !mend.patched == 0,
+            "block at offset {} of {} declared mended with pages still missing",
+            mend.offset,
+            slot.listed.path
+        );
+        let Some(file) = self.open(slot)? else {
+            return Ok(());
+        };
+        let root = self.roots.get(slot.listed.class)?;
+        let ours = block_hash_at(&file, mend.offset, mend.len, scratch)
+            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "reading back"))?;
+        ensure!(
+            ours == hash,
+            "block at offset {} of {} does not match the donor's once mended (corrupted in transit)",
+            mend.offset,
+            slot.listed.path
+        );
+        start_writeback(&file, mend.offset, mend.len);
+        drop(file);
+        self.progress.add_kept(mend.len - mend.patched_bytes);
+        self.accept(slot, mend.offset / u64::from(self.block_size), hash)
     }
 
     /// The donor's digest of a file.

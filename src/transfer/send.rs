@@ -31,9 +31,9 @@ use crate::progress::Progress;
 use crate::protocol::Class;
 use crate::protocol::Frame;
 use crate::protocol::digest::{
-    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, zero_hash,
+    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, page_len, zero_hash,
 };
-use crate::protocol::frame::{BLOCK_PREFIX, block_prefix};
+use crate::protocol::frame::{BLOCK_PREFIX, PageHashes, block_prefix};
 use crate::signals::Stop;
 
 /// The files to send, numbered in manifest order (their ids on the wire).
@@ -293,6 +293,8 @@ struct Worker<'w, 'p, 'a> {
     /// Where blocks that are only compared are hashed (see [`HASH_CHUNK`]).
     scratch: Vec<u8>,
     zero_block: u128,
+    /// Bytes of the pages a differing block is compared in.
+    page: usize,
     /// The file being sent: id, handle, may have holes.
     open: Option<(u32, File, bool)>,
     compressor: Option<Compressor>,
@@ -310,6 +312,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             buf: vec![0u8; BLOCK_PREFIX + BLOCK_SIZE as usize],
             scratch: vec![0u8; HASH_CHUNK],
             zero_block: zero_hash(BLOCK_SIZE.into()),
+            page: page_len(BLOCK_SIZE) as usize,
             open: None,
             compressor,
         })
@@ -437,46 +440,128 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         Ok(())
     }
 
-    /// Asks the joiner which checked blocks it lacks and sends those;
-    /// returns each block's offset and the hash of what the joiner now
-    /// holds. A block that changed since its check goes as it is now in a
-    /// live round (the next round compares it again), and fails the
-    /// transfer under the lock.
+    /// Asks the joiner which checked blocks it lacks and sends those, the
+    /// pages that differ of each (see [`Worker::mend`]); returns each
+    /// block's offset and the hash of what the joiner now holds.
     fn settle(&mut self, file: u32, checks: &[Checked]) -> Result<Vec<(u64, u128)>, Unreadable> {
         self.conn.send(&Frame::Ask).map_err(Unreadable::Failed)?;
-        let needed = match self.conn.expect_frame("the joiner's answer to our checks") {
-            Ok(Frame::Answer { checks: n, needed }) if usize::from(n) == checks.len() => needed,
-            Ok(other) => {
-                return Err(Unreadable::Failed(anyhow::anyhow!(
-                    "expected an answer to {} checks, got {:?}",
-                    checks.len(),
-                    other
-                )));
-            }
-            Err(e) => return Err(Unreadable::Failed(e)),
-        };
+        let needed = self.answer(checks.len(), "our checks")?;
         let mut held = Vec::with_capacity(checks.len());
+        let mut differing = Vec::new();
         for (i, check) in checks.iter().enumerate() {
             if needed & (1 << i) == 0 {
                 self.shared.progress.add_kept(check.len.into());
                 held.push((check.offset, check.hash));
-                continue;
+            } else if check.hole {
+                self.send(file, check.offset, check.len, check.hash, true)?;
+                held.push((check.offset, check.hash));
+            } else {
+                differing.push((*check, self.pages(file, check)?));
             }
-            let mut hash = check.hash;
-            if !check.hole {
-                hash = self.read(check.offset, check.len)?;
-                if hash != check.hash && !self.shared.round.live {
-                    let path = self.shared.plan.files[file as usize].source.display();
-                    return Err(Unreadable::Changed(anyhow::anyhow!(
-                        "{path} changed at offset {} while it was being sent",
-                        check.offset
-                    )));
-                }
-            }
-            self.send(file, check.offset, check.len, hash, check.hole)?;
-            held.push((check.offset, hash));
+        }
+        // The joiner answers each `Pages` as it arrives; every one went out
+        // before the first answer is read, so the comparisons overlap.
+        let mut lacking = Vec::with_capacity(differing.len());
+        for (_, pages) in &differing {
+            lacking.push(self.answer(pages.len(), "our page hashes")?);
+        }
+        for ((check, pages), lacking) in differing.iter().zip(lacking) {
+            held.push((check.offset, self.mend(file, check, pages, lacking)?));
         }
         Ok(held)
+    }
+
+    /// The joiner's bitmap answering `count` checks or page hashes.
+    fn answer(&mut self, count: usize, what: &str) -> Result<u64, Unreadable> {
+        match self.conn.expect_frame("the joiner's answer") {
+            Ok(Frame::Answer { checks, needed }) if usize::from(checks) == count => Ok(needed),
+            Ok(other) => Err(Unreadable::Failed(anyhow::anyhow!(
+                "expected an answer to {count} of {what}, got {other:?}"
+            ))),
+            Err(e) => Err(Unreadable::Failed(e)),
+        }
+    }
+
+    /// Reads a checked block that the joiner lacks into the buffer and
+    /// returns its hash. A block that changed since its check is taken as
+    /// it is now in a live round (the next round compares it again), and
+    /// fails the transfer under the lock.
+    fn reread(&mut self, file: u32, check: &Checked) -> Result<u128, Unreadable> {
+        let hash = self.read(check.offset, check.len)?;
+        if hash != check.hash && !self.shared.round.live {
+            let path = self.shared.plan.files[file as usize].source.display();
+            return Err(Unreadable::Changed(anyhow::anyhow!(
+                "{path} changed at offset {} while it was being sent",
+                check.offset
+            )));
+        }
+        Ok(hash)
+    }
+
+    /// The hashes of the pages of the `len` bytes in the buffer.
+    fn page_hashes(&self, len: u32) -> Vec<u128> {
+        self.buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize]
+            .chunks(self.page)
+            .map(block_hash)
+            .collect()
+    }
+
+    /// Sends the page hashes of a block the joiner holds another version
+    /// of; returns them.
+    fn pages(&mut self, file: u32, check: &Checked) -> Result<Vec<u128>, Unreadable> {
+        self.reread(file, check)?;
+        let hashes = self.page_hashes(check.len);
+        let wire: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
+        PageHashes::new(&wire)
+            .and_then(|wire| {
+                self.conn.write_frame(&Frame::Pages {
+                    id: file,
+                    offset: check.offset,
+                    hashes: wire,
+                })
+            })
+            .map_err(Unreadable::Failed)?;
+        Ok(hashes)
+    }
+
+    /// Sends the pages of a block that the joiner lacks (bit i of `lacking`
+    /// for page i) or that changed since their hashes (`pages`) went out,
+    /// then `Mended` with the block's hash, which it returns.
+    fn mend(
+        &mut self,
+        file: u32,
+        check: &Checked,
+        pages: &[u128],
+        lacking: u64,
+    ) -> Result<u128, Unreadable> {
+        let hash = self.reread(file, check)?;
+        let now = self.page_hashes(check.len);
+        let mut sent = 0;
+        for (i, (then, now)) in pages.iter().zip(&now).enumerate() {
+            if lacking & (1 << i) == 0 && then == now {
+                continue;
+            }
+            let start = i * self.page;
+            let end = (start + self.page).min(check.len as usize);
+            self.conn
+                .write_frame(&Frame::Patch {
+                    id: file,
+                    offset: check.offset + start as u64,
+                    data: &self.buf[BLOCK_PREFIX + start..BLOCK_PREFIX + end],
+                })
+                .map_err(Unreadable::Failed)?;
+            sent += (end - start) as u64;
+        }
+        self.conn
+            .write_frame(&Frame::Mended {
+                id: file,
+                offset: check.offset,
+                hash,
+            })
+            .map_err(Unreadable::Failed)?;
+        self.shared.progress.add_bytes(sent);
+        self.shared.progress.add_kept(u64::from(check.len) - sent);
+        Ok(hash)
     }
 
     /// Sends a block: a hole, the data now in the buffer compressed when

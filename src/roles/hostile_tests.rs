@@ -431,98 +431,84 @@ fn page_hashes(data: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// One frame of a page-compare attack, on file 0.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    /// `Pages` for block 0 with these encoded hashes.
+    Pages(&'a [u8]),
+    /// `Patch` of 16 KiB at this offset.
+    Patch(u64),
+    /// `Mended` for block 0 with this hash.
+    Mended(u128),
+    End,
+}
+
 #[test]
 fn lying_page_compares_are_refused() {
     let block = BLOCK as usize;
     let held = vec![5u8; block];
-    let size = held.len() as u64;
     let ours = page_hashes(&held);
     // Our pages but the first differ from the donor's.
     let mut theirs = ours.clone();
     theirs[0] ^= 1;
-    let pages = |d: &mut Connection<Transport>, hashes: &[u8]| {
-        let _ = d.send(&Frame::Pages {
-            id: 0,
-            offset: 0,
-            hashes: PageHashes::new(hashes).expect("hashes"),
-        });
-    };
-    let patch = |d: &mut Connection<Transport>, offset: u64, data: &[u8]| {
-        let _ = d.send(&Frame::Patch {
-            id: 0,
-            offset,
-            data,
-        });
-    };
-    let mended = |d: &mut Connection<Transport>, hash: u128| {
-        let _ = d.send(&Frame::Mended {
-            id: 0,
-            offset: 0,
-            hash,
-        });
-    };
+    let right = block_hash(&held);
+    let half = &held[..block / 2];
+    let cases: [(&[u8], &[Step<'_>], &str); 10] = [
+        (&[], &[Step::Pages(&ours)], "did not have"),
+        (&held, &[Step::Pages(&ours[..48])], "3 page hashes"),
+        (half, &[Step::Pages(&ours)], "beyond the"),
+        (&held, &[Step::Patch(0)], "not being mended"),
+        (&held, &[Step::Pages(&ours), Step::Pages(&ours)], "twice"),
+        (
+            &held,
+            &[Step::Pages(&theirs), Step::Patch(100)],
+            "does not fit its block",
+        ),
+        (
+            &held,
+            &[Step::Pages(&theirs), Step::Patch(0), Step::Patch(0)],
+            "arrived twice",
+        ),
+        (
+            &held,
+            &[Step::Pages(&theirs), Step::Mended(right)],
+            "pages still missing",
+        ),
+        // The lacking page arrives, but the block is not what the donor says.
+        (
+            &held,
+            &[Step::Pages(&theirs), Step::Patch(0), Step::Mended(right)],
+            "does not match the donor's once mended",
+        ),
+        (&held, &[Step::Pages(&theirs), Step::End], "half mended"),
+    ];
     let page = [6u8; 16 << 10];
-    held_data_attack(&[], size, |d| pages(d, &ours), "did not have");
-    held_data_attack(&held, size, |d| pages(d, &ours[..48]), "3 page hashes");
-    held_data_attack(&held[..block / 2], size, |d| pages(d, &ours), "beyond the");
-    held_data_attack(&held, size, |d| patch(d, 0, &page), "not being mended");
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &ours);
-            pages(d, &ours);
-        },
-        "twice",
-    );
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &theirs);
-            patch(d, 100, &page);
-        },
-        "does not fit its block",
-    );
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &theirs);
-            patch(d, 0, &page);
-            patch(d, 0, &page);
-        },
-        "arrived twice",
-    );
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &theirs);
-            mended(d, block_hash(&held));
-        },
-        "pages still missing",
-    );
-    // The lacking page arrives, but the block is not what the donor says.
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &theirs);
-            patch(d, 0, &page);
-            mended(d, block_hash(&held));
-        },
-        "does not match the donor's once mended",
-    );
-    held_data_attack(
-        &held,
-        size,
-        |d| {
-            pages(d, &theirs);
-            let _ = d.send(&Frame::End);
-        },
-        "half mended",
-    );
+    for (held, steps, expect) in cases {
+        let attack = |d: &mut Connection<Transport>| {
+            for step in steps {
+                let frame = match *step {
+                    Step::Pages(hashes) => Frame::Pages {
+                        id: 0,
+                        offset: 0,
+                        hashes: PageHashes::new(hashes).expect("hashes"),
+                    },
+                    Step::Patch(offset) => Frame::Patch {
+                        id: 0,
+                        offset,
+                        data: &page,
+                    },
+                    Step::Mended(hash) => Frame::Mended {
+                        id: 0,
+                        offset: 0,
+                        hash,
+                    },
+                    Step::End => Frame::End,
+                };
+                let _ = d.send(&frame);
+            }
+        };
+        held_data_attack(held, u64::from(BLOCK), attack, expect);
+    }
     // A donor may not keep more than 64 blocks half mended.
     let many = vec![0u8; 65 * block];
     let zeros = page_hashes(&many[..block]);

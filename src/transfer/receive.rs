@@ -40,6 +40,11 @@ struct Mend {
     patched_bytes: u64,
 }
 
+/// Where block `offset` of file `id` is in `mends`, if it is being mended.
+fn mending(mends: &[Mend], id: u32, offset: u64) -> Option<usize> {
+    mends.iter().position(|m| m.id == id && m.offset == offset)
+}
+
 /// One file of the list and its progress.
 #[derive(Debug)]
 struct Slot {
@@ -166,7 +171,7 @@ impl Receiver {
                         "more than {MAX_CHECKS} blocks being mended at once"
                     );
                     ensure!(
-                        !mends.iter().any(|m| m.id == id && m.offset == offset),
+                        mending(&mends, id, offset).is_none(),
                         "page hashes twice for block at offset {offset} of file id {id}"
                     );
                     let pages = hashes.len() as u8;
@@ -179,22 +184,16 @@ impl Receiver {
                 }
                 Frame::Patch { id, offset, data } => {
                     let block = offset - offset % u64::from(self.block_size);
-                    let mend = mends
-                        .iter_mut()
-                        .find(|m| m.id == id && m.offset == block)
-                        .with_context(|| {
-                            format!("a page at offset {offset} of file id {id}, whose block is not being mended")
-                        })?;
-                    self.patch(mend, offset, data)?;
+                    let at = mending(&mends, id, block).with_context(|| {
+                        format!("a page at offset {offset} of file id {id}, whose block is not being mended")
+                    })?;
+                    self.patch(&mut mends[at], offset, data)?;
                     self.progress.add_bytes(data.len() as u64);
                 }
                 Frame::Mended { id, offset, hash } => {
-                    let at = mends
-                        .iter()
-                        .position(|m| m.id == id && m.offset == offset)
-                        .with_context(|| {
-                            format!("block at offset {offset} of file id {id} declared mended, but it was not being mended")
-                        })?;
+                    let at = mending(&mends, id, offset).with_context(|| {
+                        format!("block at offset {offset} of file id {id} declared mended, but it was not being mended")
+                    })?;
                     let mend = mends.swap_remove(at);
                     self.mended(&mend, hash, &mut scratch)?;
                 }

@@ -462,11 +462,11 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         // The joiner answers each `Pages` as it arrives; every one went out
         // before the first answer is read, so the comparisons overlap.
         let mut lacking = Vec::with_capacity(differing.len());
-        for (_, pages) in &differing {
+        for (_, (_, pages)) in &differing {
             lacking.push(self.answer(pages.len(), "our page hashes")?);
         }
-        for ((check, pages), lacking) in differing.iter().zip(lacking) {
-            held.push((check.offset, self.mend(file, check, pages, lacking)?));
+        for ((check, sent), lacking) in differing.iter().zip(lacking) {
+            held.push((check.offset, self.mend(file, check, sent, lacking)?));
         }
         Ok(held)
     }
@@ -507,9 +507,9 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
     }
 
     /// Sends the page hashes of a block the joiner holds another version
-    /// of; returns them.
-    fn pages(&mut self, file: u32, check: &Checked) -> Result<Vec<u128>, Unreadable> {
-        self.reread(file, check)?;
+    /// of; returns them with the hash of the block they were taken from.
+    fn pages(&mut self, file: u32, check: &Checked) -> Result<(u128, Vec<u128>), Unreadable> {
+        let hash = self.reread(file, check)?;
         let hashes = self.page_hashes(check.len);
         let wire: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
         PageHashes::new(&wire)
@@ -521,24 +521,28 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                 })
             })
             .map_err(Unreadable::Failed)?;
-        Ok(hashes)
+        Ok((hash, hashes))
     }
 
     /// Sends the pages of a block that the joiner lacks (bit i of `lacking`
-    /// for page i) or that changed since their hashes (`pages`) went out,
-    /// then `Mended` with the block's hash, which it returns.
+    /// for page i) or that changed since their hashes went out (`sent`: the
+    /// block's hash and page hashes then), then `Mended` with the block's
+    /// hash, which it returns.
     fn mend(
         &mut self,
         file: u32,
         check: &Checked,
-        pages: &[u128],
+        sent: &(u128, Vec<u128>),
         lacking: u64,
     ) -> Result<u128, Unreadable> {
         let hash = self.reread(file, check)?;
-        let now = self.page_hashes(check.len);
-        let mut sent = 0;
-        for (i, (then, now)) in pages.iter().zip(&now).enumerate() {
-            if lacking & (1 << i) == 0 && then == now {
+        let (then, pages) = sent;
+        // Only a block that changed since (a live round) is hashed again.
+        let now = (hash != *then).then(|| self.page_hashes(check.len));
+        let mut patched = 0;
+        for (i, page_hash) in pages.iter().enumerate() {
+            let changed = now.as_ref().is_some_and(|now| now[i] != *page_hash);
+            if lacking & (1 << i) == 0 && !changed {
                 continue;
             }
             let start = i * self.page;
@@ -550,7 +554,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                     data: &self.buf[BLOCK_PREFIX + start..BLOCK_PREFIX + end],
                 })
                 .map_err(Unreadable::Failed)?;
-            sent += (end - start) as u64;
+            patched += (end - start) as u64;
         }
         self.conn
             .write_frame(&Frame::Mended {
@@ -559,8 +563,10 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                 hash,
             })
             .map_err(Unreadable::Failed)?;
-        self.shared.progress.add_bytes(sent);
-        self.shared.progress.add_kept(u64::from(check.len) - sent);
+        self.shared.progress.add_bytes(patched);
+        self.shared
+            .progress
+            .add_kept(u64::from(check.len) - patched);
         Ok(hash)
     }
 

@@ -48,8 +48,6 @@ CL_PROVIDER=/usr/lib/galera/libgalera_smm.so
 CL_BASE=
 CL_NODES=0
 CL_PORT_BASE=0
-# Set by cl_wait_down: 1 when Galera hung in its abort and the node was killed.
-export CL_ABORT_HUNG=0
 declare -a CL_PID=()
 # Per node: the chroot it runs in ("" = the host).
 declare -a CL_ROOT=()
@@ -606,6 +604,7 @@ cl_wait_gone() {
 # both logged) and, rarely, one of them waits forever. That hang, and only
 # it, is reported (threads' stacks saved when gdb is there) and the node
 # SIGKILLed; CL_ABORT_HUNG=1 then tells the caller.
+# shellcheck disable=SC2034 # CL_ABORT_HUNG is for the caller
 cl_wait_down() {
     local i=$1 mark=${2:-0} t0=$SECONDS stacks
     CL_ABORT_HUNG=0

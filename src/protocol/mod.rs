@@ -80,11 +80,16 @@
 //! donor sends those pages as `Patch` frames, then `Mended` with the hash of
 //! the whole block, which the joiner checks against what its file now
 //! holds. A page changed in the meantime (live rounds) is sent too. Pages
-//! are never compressed.
+//! are never compressed. A connection sends the blocks and checks of its
+//! next piece of 64 blocks before it reads the answer about the previous
+//! piece and settles it, and only then sends the next piece's `Ask`: the
+//! joiner compares while the donor reads.
 //!
 //! `Digest` carries the file digest: XXH3-128 over the concatenated block
 //! hashes in block order ([`digest`]). `Vanished` (live rounds only) gives a
-//! file up that changed under the donor; the locked round settles it.
+//! file up that changed under the donor; the locked round settles it. The
+//! joiner drops the blocks of it being mended on that connection; checks of
+//! it that went out are still asked about and answered.
 //! Blocks of one file may travel on several data connections; the joiner
 //! accepts a file only when every block is in place once, each with a
 //! matching hash, and the digest it computed equals the donor's.

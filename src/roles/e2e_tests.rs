@@ -419,6 +419,39 @@ fn changes_during_the_live_round_are_settled_under_the_lock() {
 }
 
 #[test]
+fn a_file_shrinking_while_its_blocks_are_compared_is_left_to_the_lock() {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let big = donor_dir.join("db1/big.ibd");
+    write(&big, &noise(300 << 20, 21));
+    let j = tmp.path().join("joiner");
+    let first = sst(&donor_dir, &j, false, |_| {});
+    first.joiner.expect("first SST");
+    // The re-join's live round compares big.ibd's 300 blocks in pieces of
+    // 64; on its first read the file shrinks to 70 blocks, so a piece
+    // fails halfway, its checks or page compares unanswered.
+    let inotify = Inotify::init(InitFlags::empty()).expect("inotify");
+    inotify
+        .add_watch(&big, AddWatchFlags::IN_ACCESS)
+        .expect("watch");
+    let shrinker = std::thread::spawn(move || {
+        inotify.read_events().expect("read event");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&big)
+            .expect("open");
+        file.set_len(70 << 20).expect("shrink");
+    });
+    let cnf = cnf("").replace("backup-threads=3", "backup-threads=1");
+    let out = sst_with(&donor_dir, &j, false, &cnf, |_| {}, |_| {}, |_| {});
+    shrinker.join().expect("shrinker");
+    out.joiner.expect("joiner");
+    out.donor.expect("donor");
+    assert_mirrors(&donor_dir, &j);
+}
+
+#[test]
 fn live_rounds_repeat_while_the_server_writes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let donor_dir = donor_fixture(tmp.path(), false);

@@ -198,7 +198,11 @@ impl Receiver {
                     self.mended(&mend, hash, &mut scratch)?;
                 }
                 Frame::Digest { id, digest } => self.digest(id, digest)?,
-                Frame::Vanished { id } => self.vanish(id)?,
+                Frame::Vanished { id } => {
+                    self.vanish(id)?;
+                    // The donor gives up what it was mending of the file here.
+                    mends.retain(|mend| mend.id != id);
+                }
                 Frame::End => {
                     ensure!(
                         needed.is_empty() && mends.is_empty(),

@@ -5,13 +5,15 @@
 //! first, one stream per file while there are enough files, a big file
 //! shared at the end). A block is read straight into the buffer behind its
 //! frame prefix and written with one call. Holes of sparse files travel as
-//! `Hole` frames.
+//! `Hole` frames. A stream reads its next piece while the joiner answers
+//! the checks of the one before ([`Worker::run`]).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
@@ -285,6 +287,27 @@ enum Unreadable {
     Failed(anyhow::Error),
 }
 
+/// A file being read: its id, handle, and whether it may have holes.
+struct Source {
+    id: u32,
+    file: File,
+    sparse: bool,
+}
+
+/// A piece read: its blocks the joiner lacks went whole, those it holds as
+/// checks, which wait for the joiner's answer while the stream reads its
+/// next piece (see [`Worker::run`]).
+struct Started {
+    piece: Piece,
+    source: Rc<Source>,
+    /// The digest's fold, for a file of one piece.
+    local: Option<Fold>,
+    checks: Vec<Checked>,
+    /// Why the file was given up after some checks went out (they are
+    /// answered all the same).
+    changed: Option<anyhow::Error>,
+}
+
 /// One data stream: takes pieces until none are left, then `End`.
 struct Worker<'w, 'p, 'a> {
     shared: &'w Shared<'p, 'a>,
@@ -295,8 +318,8 @@ struct Worker<'w, 'p, 'a> {
     zero_block: u128,
     /// Bytes of the pages a differing block is compared in.
     page: usize,
-    /// The file being sent: id, handle, may have holes.
-    open: Option<(u32, File, bool)>,
+    /// The file being read.
+    open: Option<Rc<Source>>,
     compressor: Option<Compressor>,
 }
 
@@ -318,23 +341,28 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         })
     }
 
+    /// Reads piece after piece; a piece's checks are asked about once the
+    /// piece before it is settled, and settled after the next one is read,
+    /// so the joiner's answer travels while this stream reads.
     fn run(mut self) -> Result<()> {
+        let mut waiting: Option<Started> = None;
         loop {
             self.shared.stop.check()?;
-            let current = self.open.as_ref().map(|o| o.0);
+            let current = self.open.as_ref().map(|source| source.id);
             let Some(piece) = self.shared.schedule.next(current) else {
                 break;
             };
             if self.abandoned(piece.file) {
                 continue;
             }
-            match self.piece(piece) {
-                Ok(()) => {}
-                Err(Unreadable::Changed(why)) if self.shared.round.live => {
-                    self.abandon(piece.file, &why)?
-                }
-                Err(Unreadable::Changed(e) | Unreadable::Failed(e)) => return Err(e),
+            let started = self.start(piece);
+            if let Some(before) = waiting.take() {
+                self.settle(before)?;
             }
+            waiting = self.follow(piece.file, started)?;
+        }
+        if let Some(before) = waiting.take() {
+            self.settle(before)?;
         }
         self.conn.send(&Frame::End)?;
         // Wait for the joiner to close its side: every frame was read.
@@ -348,107 +376,153 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         self.shared.abandoned[file as usize].load(Ordering::SeqCst)
     }
 
-    /// Gives a changing file up for this live round (once, whichever
-    /// stream notices first).
+    /// A file that changed under us: given up in a live round (the next
+    /// round sends it), fatal under the lock.
+    fn give_up(&mut self, file: u32, unreadable: Unreadable) -> Result<()> {
+        match unreadable {
+            Unreadable::Changed(why) if self.shared.round.live => self.abandon(file, &why),
+            Unreadable::Changed(e) | Unreadable::Failed(e) => Err(e),
+        }
+    }
+
+    /// Gives a changing file up for this live round: `Vanished` on this
+    /// stream (the joiner drops the blocks it was mending here), whichever
+    /// stream noticed first.
     fn abandon(&mut self, file: u32, why: &anyhow::Error) -> Result<()> {
         if !self.shared.abandoned[file as usize].swap(true, Ordering::SeqCst) {
             log::debug!("{why:#}: left to the next round");
-            self.conn.write_frame(&Frame::Vanished { id: file })?;
         }
+        self.conn.write_frame(&Frame::Vanished { id: file })?;
         self.shared
             .folds
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&file);
-        self.open = None;
+        if self.open.as_ref().is_some_and(|source| source.id == file) {
+            self.open = None;
+        }
         Ok(())
     }
 
-    /// Sends one piece: blocks the joiner lacks go whole, blocks it holds
-    /// are checked first; then the file's digest once all blocks are in.
-    fn piece(&mut self, piece: Piece) -> Result<(), Unreadable> {
+    /// Reads a piece: blocks the joiner lacks go whole, blocks it holds go
+    /// as checks. A file that changes after a check went out is recorded in
+    /// [`Started::changed`]; before, it is the error.
+    fn start(&mut self, piece: Piece) -> Result<Started, Unreadable> {
         let file = &self.shared.plan.files[piece.file as usize];
-        if self.open.as_ref().map(|o| o.0) != Some(piece.file) {
-            self.open = Some(open_source(piece.file, file)?);
-        }
-        let held = self.shared.round.held[piece.file as usize];
-        let mut local = (file.blocks <= PIECE_BLOCKS).then(|| Fold::new(file.blocks));
-        let mut checks: Vec<Checked> = Vec::new();
-        for block in piece.first..piece.first + piece.count {
-            let offset = block * u64::from(BLOCK_SIZE);
-            let len = (file.size - offset).min(BLOCK_SIZE.into()) as u32;
-            let hole = self.is_hole(offset, len)?;
-            let checked = held.is_some_and(|size| offset + u64::from(len) <= size);
-            let hash = if hole {
-                self.zero_hash(len)
-            } else if checked {
-                self.hash(offset, len)?
-            } else {
-                self.read(offset, len)?
-            };
-            if checked {
-                self.conn
-                    .write_frame(&Frame::Check {
-                        id: piece.file,
-                        offset,
-                        hash,
-                    })
-                    .map_err(Unreadable::Failed)?;
-                checks.push(Checked {
-                    offset,
-                    len,
-                    hash,
-                    hole,
-                });
-            } else {
-                self.send(piece.file, offset, len, hash, hole)?;
-                self.fold(&mut local, piece.file, file.blocks, block, hash)
-                    .map_err(Unreadable::Failed)?;
-            }
-        }
-        if !checks.is_empty() {
-            for (offset, hash) in self.settle(piece.file, &checks)? {
-                let block = offset / u64::from(BLOCK_SIZE);
-                self.fold(&mut local, piece.file, file.blocks, block, hash)
-                    .map_err(Unreadable::Failed)?;
-            }
-        }
-        let digest = match local {
-            Some(fold) => fold.digest(),
-            None => {
-                let mut folds = self
-                    .shared
-                    .folds
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                let digest = folds.get(&piece.file).and_then(Fold::digest);
-                if digest.is_some() {
-                    folds.remove(&piece.file);
-                }
-                digest
+        let source = match &self.open {
+            Some(source) if source.id == piece.file => Rc::clone(source),
+            _ => {
+                let source = Rc::new(open_source(piece.file, file)?);
+                self.open = Some(Rc::clone(&source));
+                source
             }
         };
-        if let Some(digest) = digest {
-            self.conn
-                .write_frame(&Frame::Digest {
-                    id: piece.file,
-                    digest,
-                })
-                .map_err(Unreadable::Failed)?;
-            self.shared.progress.add_file();
+        let mut started = Started {
+            piece,
+            source,
+            local: (file.blocks <= PIECE_BLOCKS).then(|| Fold::new(file.blocks)),
+            checks: Vec::new(),
+            changed: None,
+        };
+        for block in piece.first..piece.first + piece.count {
+            match self.block(&mut started, block) {
+                Ok(()) => {}
+                Err(Unreadable::Changed(why)) if !started.checks.is_empty() => {
+                    started.changed = Some(why);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(started)
     }
 
-    /// Asks the joiner which checked blocks it lacks and sends those, the
-    /// pages that differ of each (see [`Worker::mend`]); returns each
-    /// block's offset and the hash of what the joiner now holds.
-    fn settle(&mut self, file: u32, checks: &[Checked]) -> Result<Vec<(u64, u128)>, Unreadable> {
-        self.conn.send(&Frame::Ask).map_err(Unreadable::Failed)?;
-        let needed = self.answer(checks.len(), "our checks")?;
-        let mut held = Vec::with_capacity(checks.len());
+    /// One block of a piece: sent, or checked when the joiner holds it.
+    fn block(&mut self, started: &mut Started, block: u64) -> Result<(), Unreadable> {
+        let id = started.piece.file;
+        let file = &self.shared.plan.files[id as usize];
+        let source = &started.source;
+        let offset = block * u64::from(BLOCK_SIZE);
+        let len = (file.size - offset).min(BLOCK_SIZE.into()) as u32;
+        let hole = self.is_hole(source, offset, len)?;
+        let checked =
+            self.shared.round.held[id as usize].is_some_and(|size| offset + u64::from(len) <= size);
+        let hash = if hole {
+            self.zero_hash(len)
+        } else if checked {
+            self.hash(source, offset, len)?
+        } else {
+            self.read(source, offset, len)?
+        };
+        if checked {
+            self.conn
+                .write_frame(&Frame::Check { id, offset, hash })
+                .map_err(Unreadable::Failed)?;
+            started.checks.push(Checked {
+                offset,
+                len,
+                hash,
+                hole,
+            });
+            return Ok(());
+        }
+        self.send(id, offset, len, hash, hole)?;
+        self.fold(&mut started.local, id, file.blocks, block, hash)
+            .map_err(Unreadable::Failed)
+    }
+
+    /// After a piece is read (and the one before it settled): asks the
+    /// joiner about its checks and returns it to settle later, or gives
+    /// its file up, or, all its blocks sent, finishes it.
+    fn follow(
+        &mut self,
+        file: u32,
+        started: Result<Started, Unreadable>,
+    ) -> Result<Option<Started>> {
+        let mut started = match started {
+            Ok(started) => started,
+            Err(unreadable) => return self.give_up(file, unreadable).map(|()| None),
+        };
+        let changed = started.changed.take();
+        let complete = changed.is_none();
+        if let Some(why) = changed {
+            self.give_up(file, Unreadable::Changed(why))?;
+        }
+        if !started.checks.is_empty() {
+            self.conn.send(&Frame::Ask)?;
+            return Ok(Some(started));
+        }
+        if complete {
+            self.finish(started)?;
+        }
+        Ok(None)
+    }
+
+    /// Reads the joiner's answer to a piece's checks and sends what it
+    /// lacks, then the file's digest when complete; a file given up
+    /// meanwhile (by any stream) gets nothing more.
+    fn settle(&mut self, mut started: Started) -> Result<()> {
+        let file = started.piece.file;
+        let needed = self.answer(started.checks.len(), "our checks")?;
+        if self.abandoned(file) {
+            return Ok(());
+        }
+        match self.resolve(&mut started, needed) {
+            Ok(()) => self.finish(started),
+            Err(unreadable) => self.give_up(file, unreadable),
+        }
+    }
+
+    /// Sends the checked blocks the joiner lacks (bit i of `needed` for
+    /// check i), the pages that differ of each (see [`Worker::mend`]), and
+    /// folds every block's hash: what the joiner now holds.
+    fn resolve(&mut self, started: &mut Started, needed: u64) -> Result<(), Unreadable> {
+        let file = started.piece.file;
+        let source = Rc::clone(&started.source);
+        let mut held = Vec::with_capacity(started.checks.len());
         let mut differing = Vec::new();
-        for (i, check) in checks.iter().enumerate() {
+        let mut changed = None;
+        for (i, check) in started.checks.iter().enumerate() {
             if needed & (1 << i) == 0 {
                 self.shared.progress.add_kept(check.len.into());
                 held.push((check.offset, check.hash));
@@ -456,29 +530,72 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
                 self.send(file, check.offset, check.len, check.hash, true)?;
                 held.push((check.offset, check.hash));
             } else {
-                differing.push((*check, self.pages(file, check)?));
+                match self.pages(&source, check) {
+                    Ok(sent) => differing.push((*check, sent)),
+                    Err(Unreadable::Changed(why)) => {
+                        changed = Some(why);
+                        break;
+                    }
+                    Err(failed) => return Err(failed),
+                }
             }
         }
         // The joiner answers each `Pages` as it arrives; every one went out
-        // before the first answer is read, so the comparisons overlap.
+        // before the first answer is read, so the comparisons overlap. All
+        // are read, even when the file changed meanwhile.
         let mut lacking = Vec::with_capacity(differing.len());
         for (_, (_, pages)) in &differing {
-            lacking.push(self.answer(pages.len(), "our page hashes")?);
+            lacking.push(
+                self.answer(pages.len(), "our page hashes")
+                    .map_err(Unreadable::Failed)?,
+            );
+        }
+        if let Some(why) = changed {
+            return Err(Unreadable::Changed(why));
         }
         for ((check, sent), lacking) in differing.iter().zip(lacking) {
-            held.push((check.offset, self.mend(file, check, sent, lacking)?));
+            held.push((check.offset, self.mend(&source, check, sent, lacking)?));
         }
-        Ok(held)
+        let blocks = self.shared.plan.files[file as usize].blocks;
+        for (offset, hash) in held {
+            let block = offset / u64::from(BLOCK_SIZE);
+            self.fold(&mut started.local, file, blocks, block, hash)
+                .map_err(Unreadable::Failed)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the digest of the piece's file once all its blocks are folded
+    /// (by this stream, or by any for a file of several pieces).
+    fn finish(&mut self, started: Started) -> Result<()> {
+        let id = started.piece.file;
+        let digest = match started.local {
+            Some(fold) => fold.digest(),
+            None => {
+                let mut folds = self
+                    .shared
+                    .folds
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let digest = folds.get(&id).and_then(Fold::digest);
+                if digest.is_some() {
+                    folds.remove(&id);
+                }
+                digest
+            }
+        };
+        if let Some(digest) = digest {
+            self.conn.write_frame(&Frame::Digest { id, digest })?;
+            self.shared.progress.add_file();
+        }
+        Ok(())
     }
 
     /// The joiner's bitmap answering `count` checks or page hashes.
-    fn answer(&mut self, count: usize, what: &str) -> Result<u64, Unreadable> {
-        match self.conn.expect_frame("the joiner's answer") {
-            Ok(Frame::Answer { checks, needed }) if usize::from(checks) == count => Ok(needed),
-            Ok(other) => Err(Unreadable::Failed(anyhow::anyhow!(
-                "expected an answer to {count} of {what}, got {other:?}"
-            ))),
-            Err(e) => Err(Unreadable::Failed(e)),
+    fn answer(&mut self, count: usize, what: &str) -> Result<u64> {
+        match self.conn.expect_frame("the joiner's answer")? {
+            Frame::Answer { checks, needed } if usize::from(checks) == count => Ok(needed),
+            other => bail!("expected an answer to {count} of {what}, got {other:?}"),
         }
     }
 
@@ -486,10 +603,10 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
     /// returns its hash. A block that changed since its check is taken as
     /// it is now in a live round (the next round compares it again), and
     /// fails the transfer under the lock.
-    fn reread(&mut self, file: u32, check: &Checked) -> Result<u128, Unreadable> {
-        let hash = self.read(check.offset, check.len)?;
+    fn reread(&mut self, source: &Source, check: &Checked) -> Result<u128, Unreadable> {
+        let hash = self.read(source, check.offset, check.len)?;
         if hash != check.hash && !self.shared.round.live {
-            let path = self.shared.plan.files[file as usize].source.display();
+            let path = self.shared.plan.files[source.id as usize].source.display();
             return Err(Unreadable::Changed(anyhow::anyhow!(
                 "{path} changed at offset {} while it was being sent",
                 check.offset
@@ -508,14 +625,14 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
 
     /// Sends the page hashes of a block the joiner holds another version
     /// of; returns them with the hash of the block they were taken from.
-    fn pages(&mut self, file: u32, check: &Checked) -> Result<(u128, Vec<u128>), Unreadable> {
-        let hash = self.reread(file, check)?;
+    fn pages(&mut self, source: &Source, check: &Checked) -> Result<(u128, Vec<u128>), Unreadable> {
+        let hash = self.reread(source, check)?;
         let hashes = self.page_hashes(check.len);
         let wire: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
         PageHashes::new(&wire)
             .and_then(|wire| {
                 self.conn.write_frame(&Frame::Pages {
-                    id: file,
+                    id: source.id,
                     offset: check.offset,
                     hashes: wire,
                 })
@@ -530,12 +647,12 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
     /// hash, which it returns.
     fn mend(
         &mut self,
-        file: u32,
+        source: &Source,
         check: &Checked,
         sent: &(u128, Vec<u128>),
         lacking: u64,
     ) -> Result<u128, Unreadable> {
-        let hash = self.reread(file, check)?;
+        let hash = self.reread(source, check)?;
         let (then, pages) = sent;
         // Only a block that changed since (a live round) is hashed again.
         let now = (hash != *then).then(|| self.page_hashes(check.len));
@@ -549,7 +666,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             let end = (start + self.page).min(check.len as usize);
             self.conn
                 .write_frame(&Frame::Patch {
-                    id: file,
+                    id: source.id,
                     offset: check.offset + start as u64,
                     data: &self.buf[BLOCK_PREFIX + start..BLOCK_PREFIX + end],
                 })
@@ -558,7 +675,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         }
         self.conn
             .write_frame(&Frame::Mended {
-                id: file,
+                id: source.id,
                 offset: check.offset,
                 hash,
             })
@@ -643,45 +760,42 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         }
     }
 
-    fn is_hole(&self, offset: u64, len: u32) -> Result<bool, Unreadable> {
-        match &self.open {
-            Some((id, handle, true)) => {
-                let path = self.shared.plan.files[*id as usize].source;
-                is_hole(handle, offset, len, path).map_err(Unreadable::Failed)
-            }
-            _ => Ok(false),
+    fn is_hole(&self, source: &Source, offset: u64, len: u32) -> Result<bool, Unreadable> {
+        if !source.sparse {
+            return Ok(false);
         }
+        let path = self.shared.plan.files[source.id as usize].source;
+        is_hole(&source.file, offset, len, path).map_err(Unreadable::Failed)
     }
 
     /// Reads a block into the buffer (behind the frame prefix) and
     /// returns its hash.
-    fn read(&mut self, offset: u64, len: u32) -> Result<u128, Unreadable> {
-        let Some((id, handle, _)) = &self.open else {
-            return Err(Unreadable::Failed(anyhow::anyhow!("no open file")));
-        };
-        let file = &self.shared.plan.files[*id as usize];
+    fn read(&mut self, source: &Source, offset: u64, len: u32) -> Result<u128, Unreadable> {
+        let file = &self.shared.plan.files[source.id as usize];
         let data = &mut self.buf[BLOCK_PREFIX..BLOCK_PREFIX + len as usize];
         match &file.held {
             Some(held) => {
                 let start = offset as usize;
                 data.copy_from_slice(&held[start..start + len as usize]);
             }
-            None => file_bytes(handle.read_exact_at(data, offset), file.source, offset, len)?,
+            None => file_bytes(
+                source.file.read_exact_at(data, offset),
+                file.source,
+                offset,
+                len,
+            )?,
         }
         Ok(block_hash(data))
     }
 
     /// The hash of a block, without keeping its bytes (a block the joiner
-    /// holds is compared first; [`Worker::settle`] reads it if needed).
-    fn hash(&mut self, offset: u64, len: u32) -> Result<u128, Unreadable> {
-        let Some((id, handle, _)) = &self.open else {
-            return Err(Unreadable::Failed(anyhow::anyhow!("no open file")));
-        };
-        let file = &self.shared.plan.files[*id as usize];
+    /// holds is compared first; [`Worker::resolve`] reads it if needed).
+    fn hash(&mut self, source: &Source, offset: u64, len: u32) -> Result<u128, Unreadable> {
+        let file = &self.shared.plan.files[source.id as usize];
         match &file.held {
             Some(held) => Ok(block_hash(&held[offset as usize..][..len as usize])),
             None => file_bytes(
-                block_hash_at(handle, offset, len.into(), &mut self.scratch),
+                block_hash_at(&source.file, offset, len.into(), &mut self.scratch),
                 file.source,
                 offset,
                 len,
@@ -692,7 +806,7 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
 
 /// Opens a source file; it must still be as large as planned, and we
 /// note whether it may have holes.
-fn open_source(id: u32, file: &PlanFile<'_>) -> Result<(u32, File, bool), Unreadable> {
+fn open_source(id: u32, file: &PlanFile<'_>) -> Result<Source, Unreadable> {
     let shown = file.source.display().to_string();
     let handle = File::open(file.source).map_err(|e| {
         let err = describe(&e, &shown, "opening");
@@ -714,7 +828,11 @@ fn open_source(id: u32, file: &PlanFile<'_>) -> Result<(u32, File, bool), Unread
         )));
     }
     let sparse = meta.blocks().saturating_mul(512) < meta.len();
-    Ok((id, handle, sparse))
+    Ok(Source {
+        id,
+        file: handle,
+        sparse,
+    })
 }
 
 /// Whether `len` bytes at `offset` are a hole (no data stored).

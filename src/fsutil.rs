@@ -349,18 +349,34 @@ fn remove_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<()> {
     unlinkat(&parent, name, UnlinkatFlags::RemoveDir)
 }
 
+/// Asks the kernel to read `len` bytes at `offset` of `file` into the page
+/// cache without waiting (`POSIX_FADV_WILLNEED`; the kernel reads at most
+/// its readahead window a call, a few hundred KiB to MiBs). Advice only:
+/// errors are ignored.
+pub(crate) fn read_ahead(file: &File, offset: u64, len: u64) {
+    advise(
+        file,
+        offset,
+        len,
+        nix::fcntl::PosixFadviseAdvice::POSIX_FADV_WILLNEED,
+    );
+}
+
+fn advise(file: &File, offset: u64, len: u64, advice: nix::fcntl::PosixFadviseAdvice) {
+    let _ = nix::fcntl::posix_fadvise(file, offset as i64, len as i64, advice);
+}
+
 /// Starts writing `len` bytes at `offset` of `file` back to disk without
 /// waiting (the kernel's `POSIX_FADV_DONTNEED` starts writeback of dirty
 /// pages), so the disk works while the stream goes on and the final sync
 /// finds little left to write. Pages dropped this way were ours alone:
 /// mariadbd reads its files with O_DIRECT. Advice only: errors are ignored.
 pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
-    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
-    let _ = posix_fadvise(
+    advise(
         file,
-        offset as i64,
-        len as i64,
-        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        offset,
+        len,
+        nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
     );
 }
 

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::codec::{Codec, Decompressor};
 use super::manifest::{Held, Listed, Manifest, Memory, Roots};
-use crate::fsutil::{describe, start_writeback, zero_range};
+use crate::fsutil::{describe, read_ahead, start_writeback, zero_range};
 use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
@@ -313,6 +313,11 @@ impl Receiver {
             }
         };
         if ours != Some(hash) {
+            // The donor compares a differing block page by page next, and
+            // our copy may be on disk only (see `start_writeback`).
+            if let Some(file) = self.open(slot)? {
+                read_ahead(&file, offset, len);
+            }
             return Ok(true);
         }
         self.progress.add_kept(len);

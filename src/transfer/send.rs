@@ -27,7 +27,7 @@ use super::schedule::{Piece, Schedule};
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
-use crate::fsutil::describe;
+use crate::fsutil::{describe, read_ahead};
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::progress::Progress;
 use crate::protocol::Class;
@@ -53,6 +53,12 @@ struct PlanFile<'a> {
     /// A control file's bytes, read before any other file of the round.
     held: Option<Vec<u8>>,
 }
+
+/// Blocks a stream asks the kernel to read ahead of the block it reads.
+/// InnoDB writes its pages with O_DIRECT, which drops them from the page
+/// cache: in a round after the first, the pages written since the last one
+/// come from disk, and read one miss at a time they stall the stream.
+const READ_AHEAD: u64 = 8;
 
 /// Files that point into other files of the set and must therefore be read
 /// before them, and before the walk sizes them: Aria's control file names
@@ -424,7 +430,11 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             checks: Vec::new(),
             changed: None,
         };
+        for block in piece.first..(piece.first + READ_AHEAD).min(file.blocks) {
+            self.read_ahead(&started.source, block);
+        }
         for block in piece.first..piece.first + piece.count {
+            self.read_ahead(&started.source, block + READ_AHEAD);
             match self.block(&mut started, block) {
                 Ok(()) => {}
                 Err(Unreadable::Changed(why)) if !started.checks.is_empty() => {
@@ -757,6 +767,16 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             self.zero_block
         } else {
             zero_hash(len.into())
+        }
+    }
+
+    /// Asks for block `block` of the file to be read in the background,
+    /// when it is within the file and not held in memory.
+    fn read_ahead(&self, source: &Source, block: u64) {
+        let file = &self.shared.plan.files[source.id as usize];
+        let offset = block * u64::from(BLOCK_SIZE);
+        if file.held.is_none() && offset < file.size {
+            read_ahead(&source.file, offset, BLOCK_SIZE.into());
         }
     }
 

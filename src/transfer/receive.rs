@@ -313,9 +313,12 @@ impl Receiver {
             }
         };
         if ours != Some(hash) {
-            // The donor compares a differing block page by page next, and
-            // our copy may be on disk only (see `start_writeback`).
-            if let Some(file) = self.open(slot)? {
+            // The donor compares a differing block page by page next; a
+            // block not just read here may be on disk only (see
+            // `start_writeback`).
+            if matches!(held, Held::Hashes { .. })
+                && let Some(file) = self.open(slot)?
+            {
                 read_ahead(&file, offset, len);
             }
             return Ok(true);

@@ -326,8 +326,6 @@ struct Worker<'w, 'p, 'a> {
     page: usize,
     /// The file being read.
     open: Option<Rc<Source>>,
-    /// File id and first block not yet asked for by [`Worker::read_ahead`].
-    ahead: Option<(u32, u64)>,
     compressor: Option<Compressor>,
 }
 
@@ -345,7 +343,6 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             zero_block: zero_hash(BLOCK_SIZE.into()),
             page: page_len(BLOCK_SIZE) as usize,
             open: None,
-            ahead: None,
             compressor,
         })
     }
@@ -433,8 +430,11 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
             checks: Vec::new(),
             changed: None,
         };
-        for block in piece.first..piece.first + piece.count {
+        for block in piece.first..(piece.first + READ_AHEAD).min(file.blocks) {
             self.read_ahead(&started.source, block);
+        }
+        for block in piece.first..piece.first + piece.count {
+            self.read_ahead(&started.source, block + READ_AHEAD);
             match self.block(&mut started, block) {
                 Ok(()) => {}
                 Err(Unreadable::Changed(why)) if !started.checks.is_empty() => {
@@ -770,27 +770,14 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         }
     }
 
-    /// Before block `block` is read: asks for the [`READ_AHEAD`] blocks
-    /// after it to be read in the background, each block once while the
-    /// stream goes through a file in order (files held in memory need none).
-    fn read_ahead(&mut self, source: &Source, block: u64) {
+    /// Asks for block `block` of the file to be read in the background,
+    /// when it is within the file and not held in memory.
+    fn read_ahead(&self, source: &Source, block: u64) {
         let file = &self.shared.plan.files[source.id as usize];
-        if file.held.is_some() {
-            return;
+        let offset = block * u64::from(BLOCK_SIZE);
+        if file.held.is_none() && offset < file.size {
+            read_ahead(&source.file, offset, BLOCK_SIZE.into());
         }
-        let until = (block + READ_AHEAD).min(file.blocks);
-        let from = match self.ahead {
-            Some((id, next)) if id == source.id && (block + 1..=until).contains(&next) => next,
-            _ => block + 1,
-        };
-        for ahead in from..until {
-            read_ahead(
-                &source.file,
-                ahead * u64::from(BLOCK_SIZE),
-                BLOCK_SIZE.into(),
-            );
-        }
-        self.ahead = Some((source.id, until));
     }
 
     fn is_hole(&self, source: &Source, offset: u64, len: u32) -> Result<bool, Unreadable> {

@@ -94,6 +94,15 @@ impl std::fmt::Display for RelPath {
     }
 }
 
+/// What [`DataDir::place_link`] puts at a name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Link<'a> {
+    /// A symbolic link to this path.
+    Symlink(&'a Path),
+    /// A small file with these bytes.
+    File { content: &'a [u8], mode: u32 },
+}
+
 /// What a directory entry is, never following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EntryKind {
@@ -268,6 +277,45 @@ impl DataDir {
         }
         .map_err(|e| io_error(e, &shown(), "opening"))?;
         list_fd(fd).with_context(|| format!("listing {}", shown()))
+    }
+
+    /// Makes `rel` (its directory exists) a symbolic link to `target`, or
+    /// (`content`) a file holding those bytes with `mode`: made under a
+    /// temporary name and renamed over what was there, so the name always
+    /// holds the old entry or the new one. A directory there is an error.
+    pub(crate) fn place_link(&self, rel: &RelPath, link: Link<'_>) -> Result<()> {
+        let (dirs, name) = rel.split_last();
+        let parent = self
+            .walk_existing(dirs)?
+            .with_context(|| format!("the directory of {} is missing", self.show(rel)))?;
+        let parent = parent.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
+        let mut temp = OsString::from(".rsrsync-link.");
+        temp.push(name);
+        let shown = self.show(rel);
+        let _ = unlinkat(parent, temp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        match link {
+            Link::Symlink(target) => nix::unistd::symlinkat(target, parent, temp.as_os_str())
+                .map_err(|e| io_error(e, &shown, "creating the symbolic link"))?,
+            Link::File { content, mode } => {
+                let fd = openat(
+                    parent,
+                    temp.as_os_str(),
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(mode & 0o777),
+                )
+                .map_err(|e| io_error(e, &shown, "creating"))?;
+                std::io::Write::write_all(&mut File::from(fd), content)
+                    .map_err(|e| describe(&e, &shown, "writing"))?;
+            }
+        }
+        nix::fcntl::renameat(parent, temp.as_os_str(), parent, name).map_err(|e| {
+            let _ = unlinkat(parent, temp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+            io_error(e, &shown, "putting in place")
+        })
     }
 
     /// Flushes the whole filesystem of this directory to stable storage

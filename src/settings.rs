@@ -20,6 +20,7 @@ use crate::server_input::RemoteAuth;
 use crate::tls::TlsSettings;
 use crate::transfer::Layout;
 use crate::transfer::codec::Codec;
+use crate::transfer::external::ExternalRules;
 
 /// Looks up an environment variable (the process environment, or a map in
 /// tests).
@@ -197,7 +198,7 @@ impl Settings {
             .iter()
             .flat_map(|b| [b.dir.clone(), parent_dir(&b.index)])
             .collect();
-        let layout = Layout::new(
+        let mut layout = Layout::new(
             datadir.clone(),
             sys,
             redo,
@@ -206,6 +207,11 @@ impl Settings {
             data_file_names(&data_file_path),
             &inner,
         );
+        layout.external = ExternalRules::parse(
+            config.get("sst", "rsrsync-data-dirs").as_deref(),
+            config.get("sst", "rsrsync-data-dir-map").as_deref(),
+        )
+        .map_err(|e| fail(Exit::Invalid, format!("[sst] {e:#}; fix it in my.cnf")))?;
         // 10.x: the environment; 11.x: stdin; lenient: the address itself.
         let remote_auth = env("WSREP_SST_OPT_REMOTE_AUTH")
             .map(|v| v.to_string_lossy().into_owned())

@@ -139,7 +139,7 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
     let seconds = args.rate.map(|rate| plan.bytes() as f64 / rate as f64);
     let files = entries.iter().filter_map(|e| match &e.kind {
         EntryKind::File { source, size } => Some((e, source, *size)),
-        EntryKind::Dir => None,
+        EntryKind::Dir | EntryKind::Link { .. } => None,
     });
     if args.json {
         let files: Vec<_> = files

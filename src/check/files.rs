@@ -126,6 +126,7 @@ pub(crate) fn transfer_set(settings: &Settings) -> Result<TransferSet> {
     for entry in &entries {
         match &entry.kind {
             EntryKind::Dir => set.dirs += 1,
+            EntryKind::Link { .. } => {}
             EntryKind::File { size, .. } => {
                 if let Some(total) = set.classes.iter_mut().find(|c| c.class == entry.class) {
                     total.files += 1;

@@ -180,6 +180,7 @@ pub(crate) fn class_name(class: Class) -> &'static str {
         Class::Undo => "undo tablespaces",
         Class::AriaLog => "Aria logs",
         Class::Binlog => "binlogs",
+        Class::External => "tables outside the datadir",
     }
 }
 
@@ -192,6 +193,7 @@ pub(crate) fn class_key(class: Class) -> &'static str {
         Class::Undo => "undo",
         Class::AriaLog => "aria",
         Class::Binlog => "binlog",
+        Class::External => "external",
     }
 }
 

@@ -40,7 +40,7 @@ kinds! {
     Block = 11, Hole = 12, Digest = 13, End = 14,
     Complete = 15, Done = 16, Ping = 17,
     Have = 18, Check = 19, Ask = 20, Answer = 21, Round = 22, Vanished = 23,
-    Packed = 24, Pages = 25, Patch = 26, Mended = 27,
+    Packed = 24, Pages = 25, Patch = 26, Mended = 27, Link = 28,
 }
 
 impl Kind {
@@ -85,16 +85,21 @@ pub(crate) enum Class {
     AriaLog = 5,
     /// The newest binary logs, flattened to their base names.
     Binlog = 6,
+    /// A table's file outside the datadir (`DATA DIRECTORY`, `INDEX
+    /// DIRECTORY`): the path is the donor's absolute path without its
+    /// leading `/`; a `Link` of the file list names the table it serves.
+    External = 7,
 }
 
 impl Class {
-    pub(crate) const ALL: [Class; 6] = [
+    pub(crate) const ALL: [Class; 7] = [
         Class::Data,
         Class::SysTablespace,
         Class::Redo,
         Class::Undo,
         Class::AriaLog,
         Class::Binlog,
+        Class::External,
     ];
 
     fn from_code(code: u8) -> Option<Class> {
@@ -141,6 +146,14 @@ pub(crate) enum Frame<'a> {
         class: Class,
         size: u64,
         mode: u32,
+        path: &'a [u8],
+    },
+    /// A database entry that points to `External` file `target`: an
+    /// InnoDB `.isl` file naming it, or (`symlink`) a MyISAM/Aria symbolic
+    /// link to it. The joiner writes it itself, naming its own path.
+    Link {
+        target: u32,
+        symlink: bool,
         path: &'a [u8],
     },
     ManifestEnd {
@@ -299,6 +312,7 @@ impl Frame<'_> {
             Frame::Begin { .. } => Kind::Begin,
             Frame::Dir { .. } => Kind::Dir,
             Frame::File { .. } => Kind::File,
+            Frame::Link { .. } => Kind::Link,
             Frame::ManifestEnd { .. } => Kind::ManifestEnd,
             Frame::Ready => Kind::Ready,
             Frame::Block { .. } => Kind::Block,
@@ -378,6 +392,15 @@ impl Frame<'_> {
                 out.push(*class as u8);
                 out.extend_from_slice(&size.to_be_bytes());
                 out.extend_from_slice(&mode.to_be_bytes());
+                put_bytes(out, path)?;
+            }
+            Frame::Link {
+                target,
+                symlink,
+                path,
+            } => {
+                out.extend_from_slice(&target.to_be_bytes());
+                out.push(u8::from(*symlink));
                 put_bytes(out, path)?;
             }
             Frame::ManifestEnd { files, bytes } => {
@@ -504,6 +527,11 @@ impl<'a> Frame<'a> {
                 class: b.class()?,
                 size: b.u64()?,
                 mode: b.u32()?,
+                path: b.path()?,
+            },
+            Kind::Link => Frame::Link {
+                target: b.u32()?,
+                symlink: b.flag()?,
                 path: b.path()?,
             },
             Kind::ManifestEnd => Frame::ManifestEnd {
@@ -737,6 +765,11 @@ mod tests {
                 class: Class::Data,
                 mode: 0o700,
                 path: b"db",
+            },
+            Frame::Link {
+                target: 4,
+                symlink: true,
+                path: b"db/t.MYD",
             },
             Frame::ManifestEnd {
                 files: 9,

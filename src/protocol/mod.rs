@@ -1,5 +1,6 @@
-//! The rsrsync wire protocol, version 3 (1 had one live round at most; 2
-//! sent a differing block whole).
+//! The rsrsync wire protocol, version 4 (1 had one live round at most; 2
+//! sent a differing block whole; 3 sent a `DATA DIRECTORY` table's `.isl`
+//! without its data).
 //!
 //! # Connections
 //!
@@ -41,7 +42,7 @@
 //! donor  -> Begin { mode: Sst | Bypass, streams, block_size, live }
 //! (Sst)     then rounds: the locked one alone, or when `live` one to
 //!           three live rounds and the locked one:
-//! donor  -> Dir* File* ManifestEnd { files, bytes }    a round's file list
+//! donor  -> (Dir | File | Link)* ManifestEnd { files, bytes }  a round's files
 //! joiner -> Have { id, size }*  Ready      (old files deleted; data may flow)
 //!           ... N data connections carry the round's data ...
 //! donor  -> Round { live }                 (after a live round: another
@@ -57,6 +58,15 @@
 //! WITH READ LOCK, and the locked round compares every block again and
 //! sends only what differs, so every byte the joiner keeps was compared
 //! under the lock and the lock lasts for the differences, not the copy.
+//!
+//! A table whose files live outside the datadir (`DATA DIRECTORY`,
+//! `INDEX DIRECTORY`) travels as a `File` of class `External`, named by the
+//! donor's absolute path without its leading `/`, followed by a `Link` that
+//! names it from the database directory: the InnoDB `.isl` file, or the
+//! MyISAM/Aria symbolic link. The joiner maps the path (its
+//! `rsrsync-data-dir-map`), checks that it may write there, receives the
+//! data like any other file's, and once every file is verified writes the
+//! `.isl` or the link itself, naming the file it placed.
 //!
 //! # Data connections
 //!
@@ -101,7 +111,7 @@ pub(crate) mod frame;
 pub(crate) use frame::{Channel, Class, Frame, Kind, Mode};
 
 /// The protocol versions this build speaks.
-pub(crate) const VERSION: u16 = 3;
+pub(crate) const VERSION: u16 = 4;
 
 /// The module name published in the `ready` address.
 pub(crate) const MODULE: &str = "rsrsync_sst";

@@ -183,7 +183,7 @@ impl Rounds<'_> {
     ) -> Result<Arc<Progress>> {
         let name = if live { "live" } else { "locked" };
         let controls = Controls::read(&self.settings.layout)?;
-        let entries = walk(&self.settings.layout, binlogs)?;
+        let entries = walk(&self.settings.layout, binlogs, !live)?;
         let mut plan = Plan::new(&entries)?;
         plan.hold(controls);
         log::info!(
@@ -364,7 +364,7 @@ fn wait_flushed(
 /// Everything a donor with `settings` would send now (what `check` and the
 /// dry run show): its files and its newest binlogs.
 pub(crate) fn transfer_entries(settings: &Settings) -> Result<Vec<Entry>> {
-    walk(&settings.layout, &binlogs_of(settings)?)
+    walk(&settings.layout, &binlogs_of(settings)?, false)
 }
 
 /// The binlogs a donor with `settings` sends under the lock.

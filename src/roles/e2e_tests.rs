@@ -245,7 +245,9 @@ fn full_sst_mirrors_the_donor_and_keeps_the_joiners_own_files() {
     );
     assert_eq!(outcome.joiner_lines.len(), 2, "{:?}", outcome.joiner_lines);
     assert!(outcome.joiner_lines[0].starts_with("ready rsrsync:"));
-    assert!(outcome.joiner_lines[0].ends_with("/rsrsync_sst//3"));
+    assert!(
+        outcome.joiner_lines[0].ends_with(&format!("/rsrsync_sst//{}", crate::protocol::VERSION))
+    );
     assert_eq!(outcome.joiner_lines[1], STATE);
 
     let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
@@ -568,4 +570,128 @@ fn compressed_blocks_arrive_intact() {
             );
         }
     }
+}
+
+/// A donor with tables outside its datadir under `root/dext` (InnoDB,
+/// `.isl`) and `root/dmy` (MyISAM, symlinks); the my.cnf that maps both
+/// to `root/jext` and `root/jmy` on the joiner (donor and joiner share
+/// this filesystem), plus `extra`.
+fn external_fixture(root: &Path, extra: &str) -> (PathBuf, String) {
+    let d = donor_fixture(root, false);
+    let (dext, dmy) = (root.join("dext"), root.join("dmy"));
+    for (isl, seed) in [("db1/ext", 21u64), ("db1/p#P#p0", 22)] {
+        let ibd = dext.join(format!("{isl}.ibd"));
+        write(&ibd, &noise(3 << 20, seed));
+        write(
+            &d.join(format!("{isl}.isl")),
+            ibd.to_str().expect("utf-8").as_bytes(),
+        );
+    }
+    write(&d.join("db1/m.frm"), b"frm");
+    for (ext, seed) in [("MYD", 23u64), ("MYI", 24)] {
+        let file = dmy.join(format!("m.{ext}"));
+        write(&file, &noise(200_000, seed));
+        std::os::unix::fs::symlink(&file, d.join(format!("db1/m.{ext}"))).expect("symlink");
+    }
+    let show = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let map = format!(
+        "rsrsync-data-dir-map={}={}, {}={}\n{extra}",
+        show(&dext),
+        show(&root.join("jext")),
+        show(&dmy),
+        show(&root.join("jmy"))
+    );
+    (d, cnf(&map))
+}
+
+#[test]
+fn tables_outside_the_datadir_arrive_where_their_links_say() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (donor_dir, cnf) = external_fixture(tmp.path(), "");
+    let j = tmp.path().join("joiner");
+    // The joiner's directories, prepared as mariadbd would need them; an
+    // old copy of one MyISAM file as a plain file in the datadir.
+    for dir in ["jext", "jmy"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).expect("mkdir");
+    }
+    write(&j.join("db1/m.MYD"), b"an old local copy");
+    let run = |j: &Path| sst_with(&donor_dir, j, false, &cnf, |_| {}, |_| {}, |_| {});
+    let first = run(&j);
+    first.donor.expect("donor succeeds");
+    first.joiner.expect("joiner succeeds");
+    let (donor_tree, joiner_tree) = (tree(&donor_dir), tree(&j));
+    let (dext_tree, jext_tree) = (
+        tree(&tmp.path().join("dext")),
+        tree(&tmp.path().join("jext")),
+    );
+    assert_eq!(dext_tree, jext_tree, "the InnoDB files at the mapped path");
+    assert_eq!(
+        tree(&tmp.path().join("dmy")),
+        tree(&tmp.path().join("jmy")),
+        "the MyISAM files at the mapped path"
+    );
+    for isl in ["db1/ext", "db1/p#P#p0"] {
+        let named = std::fs::read_to_string(j.join(format!("{isl}.isl"))).expect("isl");
+        assert_eq!(
+            Path::new(&named),
+            tmp.path().join("jext").join(format!("{isl}.ibd")),
+            "the joiner's .isl names the joiner's path"
+        );
+    }
+    for ext in ["MYD", "MYI"] {
+        let link = std::fs::read_link(j.join(format!("db1/m.{ext}"))).expect("a symlink");
+        assert_eq!(link, tmp.path().join("jmy").join(format!("m.{ext}")));
+    }
+    for (path, hash) in &donor_tree {
+        if path.starts_with("db1/") && !path.ends_with(".isl") && !path.starts_with("db1/m.MY") {
+            assert_eq!(joiner_tree.get(path), Some(hash), "{path}");
+        }
+    }
+
+    // A re-join compares against what the joiner holds at those paths:
+    // one changed page of a tablespace is all that goes.
+    let ibd = tmp.path().join("dext/db1/ext.ibd");
+    let mut data = std::fs::read(&ibd).expect("read");
+    data[(1 << 20) + 7] ^= 0xff;
+    std::fs::write(&ibd, &data).expect("write");
+    let second = run(&j);
+    second.joiner.expect("second SST");
+    let rounds = sent(&second.donor.expect("second SST"));
+    assert_eq!(rounds, [16 << 10, 400], "bytes per round");
+    assert_eq!(
+        tree(&tmp.path().join("dext")),
+        tree(&tmp.path().join("jext"))
+    );
+}
+
+#[test]
+fn a_table_outside_the_allowed_directories_fails_the_sst() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let jext = tmp.path().join("jext");
+    let allowed = format!("rsrsync-data-dirs={}\n", jext.display());
+    let (donor_dir, cnf) = external_fixture(tmp.path(), &allowed);
+    std::fs::create_dir_all(&jext).expect("mkdir");
+    let j = tmp.path().join("joiner");
+    let outcome = sst_with(&donor_dir, &j, false, &cnf, |_| {}, |_| {}, |_| {});
+    let err = format!("{:#}", outcome.joiner.expect_err("the joiner refuses"));
+    assert!(err.contains("table db1/m.MYD"), "{err}");
+    assert!(err.contains("rsrsync-data-dirs"), "{err}");
+    assert!(outcome.donor.is_err(), "the donor fails too");
+    assert!(!outcome.joiner_lines.iter().any(|l| l == STATE), "no GTID");
+    assert!(!tmp.path().join("jmy").exists(), "nothing written there");
+}
+
+#[test]
+fn a_donor_that_cannot_read_a_tables_file_outside_fails_under_the_lock() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (donor_dir, cnf) = external_fixture(tmp.path(), "");
+    for dir in ["jext", "jmy"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).expect("mkdir");
+    }
+    std::fs::remove_file(tmp.path().join("dmy/m.MYI")).expect("rm");
+    let j = tmp.path().join("joiner");
+    let outcome = sst_with(&donor_dir, &j, false, &cnf, |_| {}, |_| {}, |_| {});
+    let err = format!("{:#}", outcome.donor.expect_err("the donor stops"));
+    assert!(err.contains("m.MYI"), "{err}");
+    assert!(outcome.joiner.is_err(), "the joiner fails too");
 }

@@ -3,6 +3,7 @@
 //! only), sync, then print the state line.
 
 use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -221,6 +222,7 @@ fn session(
             } if !live_round => {
                 let binlogs = receiver.names_of(Class::Binlog);
                 with_keepalive(&mut control, || {
+                    let outside = receiver.place_links()?;
                     match &settings.binlog {
                         Some(binlog) => replace_binlogs(binlog, &settings.layout, &binlogs)?,
                         None if !binlogs.is_empty() => log::info!(
@@ -229,7 +231,7 @@ fn session(
                         ),
                         None => {}
                     }
-                    sync_all(settings)
+                    sync_all(settings, &outside)
                 })?;
                 control.send(&Frame::Done)?;
                 return Ok((state, Some(rounds)));
@@ -316,8 +318,9 @@ fn next_step(control: &mut Connection<Transport>) -> Result<Step> {
     }
 }
 
-/// Flushes every filesystem the transfer wrote to, once each.
-fn sync_all(settings: &Settings) -> Result<()> {
+/// Flushes every filesystem the transfer wrote to, once each: this node's
+/// directories and those `outside` the datadir that tables' files went to.
+fn sync_all(settings: &Settings, outside: &[PathBuf]) -> Result<()> {
     let mut seen = Vec::new();
     let mut dirs = vec![
         settings.layout.datadir.clone(),
@@ -329,6 +332,7 @@ fn sync_all(settings: &Settings) -> Result<()> {
     if let Some(binlog) = &settings.binlog {
         dirs.push(binlog.dir.clone());
     }
+    dirs.extend_from_slice(outside);
     for dir in dirs {
         let Ok(handle) = DataDir::open(&dir, false) else {
             continue;

@@ -5,11 +5,13 @@
 //! their blocks instead of sending them (delta transfer).
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
 
 use super::Layout;
+use super::external::donor_path;
 use crate::fsutil::{DataDir, EntryKind, RelPath};
 use crate::net::{Connection, Transport};
 use crate::protocol::{Class, Frame};
@@ -41,10 +43,25 @@ pub(crate) type Memory = HashMap<(Class, RelPath), (u64, Arc<[u128]>)>;
 #[derive(Debug)]
 pub(crate) struct Listed {
     pub(crate) class: Class,
+    /// Its name on the wire: below its class directory, or for an
+    /// `External` file the donor's absolute path.
     pub(crate) path: RelPath,
     pub(crate) size: u64,
     pub(crate) mode: u32,
     pub(crate) held: Option<Held>,
+    /// An `External` file's place on this node: the index of its
+    /// directory in [`Roots`] and its path below it.
+    pub(crate) outside: Option<(usize, RelPath)>,
+}
+
+/// A database entry naming an `External` file (an `.isl` file, or a
+/// `symlink`), written once every file is verified.
+#[derive(Debug)]
+pub(crate) struct Linked {
+    pub(crate) path: RelPath,
+    /// The index of the file in the list.
+    pub(crate) file: usize,
+    pub(crate) symlink: bool,
 }
 
 /// A checked file list, with the directories of each class opened.
@@ -52,13 +69,16 @@ pub(crate) struct Listed {
 pub(crate) struct Manifest {
     pub(crate) roots: Roots,
     pub(crate) files: Vec<Listed>,
+    pub(crate) links: Vec<Linked>,
     pub(crate) bytes: u64,
 }
 
-/// The open directories of each class on this node.
+/// The open directories of each class on this node, and those outside
+/// the datadir that `External` files go below.
 #[derive(Debug)]
 pub(crate) struct Roots {
     dirs: Vec<(Class, DataDir)>,
+    outside: Vec<(PathBuf, DataDir)>,
 }
 
 impl Roots {
@@ -73,7 +93,33 @@ impl Roots {
         ] {
             dirs.push((class, DataDir::open(&layout.root(class), true)?));
         }
-        Ok(Roots { dirs })
+        Ok(Roots {
+            dirs,
+            outside: Vec::new(),
+        })
+    }
+
+    /// The directory and the path below it where `file` goes.
+    pub(crate) fn place<'a>(&'a self, file: &'a Listed) -> Result<(&'a DataDir, &'a RelPath)> {
+        match &file.outside {
+            Some((index, rel)) => Ok((&self.outside[*index].1, rel)),
+            None => Ok((self.get(file.class)?, &file.path)),
+        }
+    }
+
+    /// The directories outside the datadir that files went below.
+    pub(crate) fn outside(&self) -> impl Iterator<Item = &Path> {
+        self.outside.iter().map(|(path, _)| path.as_path())
+    }
+
+    /// The index of directory `root`, opened once.
+    fn open_outside(&mut self, root: &Path) -> Result<usize> {
+        if let Some(index) = self.outside.iter().position(|(p, _)| p == root) {
+            return Ok(index);
+        }
+        self.outside
+            .push((root.to_path_buf(), DataDir::open(root, false)?));
+        Ok(self.outside.len() - 1)
     }
 
     pub(crate) fn get(&self, class: Class) -> Result<&DataDir> {
@@ -100,6 +146,7 @@ pub(crate) fn receive_manifest(
     let mut keep_dirs: HashSet<RelPath> = HashSet::new();
     let mut keep_files: HashSet<(Class, RelPath)> = HashSet::new();
     let mut files: Vec<Listed> = Vec::new();
+    let mut links: Vec<Linked> = Vec::new();
     let bytes = loop {
         let frame = control.expect_frame("the file list")?;
         ensure!(
@@ -142,6 +189,30 @@ pub(crate) fn receive_manifest(
                     size,
                     mode,
                     held: None,
+                    outside: None,
+                });
+            }
+            Frame::Link {
+                target,
+                symlink,
+                path,
+            } => {
+                let rel = RelPath::parse(path).context("donor sent a bad link name")?;
+                check_file(layout, &keep_dirs, Class::Data, &rel)?;
+                ensure!(
+                    keep_files.insert((Class::Data, rel.clone())),
+                    "donor sent {rel} twice"
+                );
+                let file = target as usize;
+                ensure!(
+                    files.get(file).is_some_and(|f| f.class == Class::External),
+                    "donor's link {rel} names file id {target}, which is no file outside \
+                     the datadir"
+                );
+                links.push(Linked {
+                    path: rel,
+                    file,
+                    symlink,
                 });
             }
             Frame::ManifestEnd { files: n, bytes } => {
@@ -163,6 +234,7 @@ pub(crate) fn receive_manifest(
         declared == bytes,
         "the donor announced {bytes} bytes but listed {declared}"
     );
+    place_outside(&mut roots, layout, &mut files, &links)?;
     prune(&roots, layout, &keep_dirs, &keep_files, control)?;
     let data = roots.get(Class::Data)?;
     for (rel, mode) in &dirs {
@@ -176,10 +248,10 @@ pub(crate) fn receive_manifest(
                     size: *size,
                     hashes: Arc::clone(hashes),
                 }),
-                None => roots
-                    .get(file.class)?
-                    .file_size(&file.path)?
-                    .map(|size| Held::Disk { size }),
+                None => {
+                    let (root, at) = roots.place(file)?;
+                    root.file_size(at)?.map(|size| Held::Disk { size })
+                }
             };
             if let Some(held) = &file.held {
                 control.write_frame(&Frame::Have {
@@ -192,8 +264,55 @@ pub(crate) fn receive_manifest(
     Ok(Manifest {
         roots,
         files,
+        links,
         bytes,
     })
+}
+
+/// Finds this node's place for every `External` file: the donor's path
+/// mapped by `rsrsync-data-dir-map`, below a directory this node may write
+/// to ([`ExternalRules::placement`]). A file no link names, or one that
+/// cannot be placed, fails the SST with the table's name and what to do.
+fn place_outside(
+    roots: &mut Roots,
+    layout: &Layout,
+    files: &mut [Listed],
+    links: &[Linked],
+) -> Result<()> {
+    for (index, file) in files.iter_mut().enumerate() {
+        if file.class != Class::External {
+            continue;
+        }
+        let link = links
+            .iter()
+            .find(|l| l.file == index)
+            .with_context(|| format!("donor sent /{} for no table", file.path))?;
+        let donor = donor_path(&file.path);
+        let local = layout.external.local_path(&donor);
+        let placed = layout
+            .external
+            .placement(&local, &layout.datadir)
+            .with_context(|| {
+                let table = link.path.to_string();
+                let dir = local.parent().unwrap_or(&local).display().to_string();
+                format!(
+                    "cannot write the file of table {table} (a DATA/INDEX DIRECTORY table) \
+                     at {}{}: create {dir} (or the directory above it) owned by the server's \
+                     user and not writable by others, as mariadbd needs to create such a \
+                     table there, or name the allowed directories with [sst] \
+                     rsrsync-data-dirs, or map the donor's directory to one of this node's \
+                     with [sst] rsrsync-data-dir-map, and retry",
+                    local.display(),
+                    if local == donor {
+                        String::new()
+                    } else {
+                        format!(" (the donor's {})", donor.display())
+                    },
+                )
+            })?;
+        file.outside = Some((roots.open_outside(&placed.root)?, placed.rel));
+    }
+    Ok(())
 }
 
 /// A database directory must not be one of this node's configured
@@ -226,7 +345,7 @@ fn check_file(
             keep_dirs.contains(&parent),
             "donor sent {rel} before its directory"
         );
-    } else {
+    } else if class != Class::External {
         ensure!(
             parts.len() == 1 && layout.is_member(class, &parts[0]),
             "donor sent {rel} as a {class:?} file, which this joiner does not accept"
@@ -303,10 +422,14 @@ fn prune_tree(
             log::warn!("leaving {:?} in {}: not a valid name", name, data.show(dir));
             continue;
         };
+        // A link of the list (an `.isl` file, a symlink) is replaced in
+        // place once the files are verified.
         let keep = match kind {
             EntryKind::Dir => keep_dirs.contains(&rel),
-            EntryKind::File => keep_files.contains(&(Class::Data, rel.clone())),
-            EntryKind::Symlink | EntryKind::Other => false,
+            EntryKind::File | EntryKind::Symlink => {
+                keep_files.contains(&(Class::Data, rel.clone()))
+            }
+            EntryKind::Other => false,
         };
         if !keep {
             log::debug!("removing {} (not on the donor)", data.show(&rel));

@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::protocol::Class;
 
 pub(crate) mod codec;
+pub(crate) mod external;
 pub(crate) mod manifest;
 pub(crate) mod receive;
 mod schedule;
@@ -54,6 +55,8 @@ pub(crate) struct Layout {
     /// Top-level names of the datadir that are not database directories:
     /// configured directories inside the datadir (MDEV-36677) and more.
     pub(crate) excluded: Vec<OsString>,
+    /// Where tables' files outside the datadir may go (joiner).
+    pub(crate) external: external::ExternalRules,
 }
 
 impl Layout {
@@ -85,13 +88,15 @@ impl Layout {
             aria,
             data_files,
             excluded,
+            external: external::ExternalRules::default(),
         }
     }
 
-    /// The directory of a class on this node.
+    /// The directory of a class on this node (`External` files have
+    /// their own, per file: the datadir stands for them here).
     pub(crate) fn root(&self, class: Class) -> PathBuf {
         match class {
-            Class::Data => self.datadir.clone(),
+            Class::Data | Class::External => self.datadir.clone(),
             Class::SysTablespace => self.sys.clone(),
             Class::Redo => self.redo.clone(),
             Class::Undo => self.undo.clone(),
@@ -113,7 +118,7 @@ impl Layout {
             Class::Undo => bytes.starts_with(b"undo"),
             Class::AriaLog => bytes == b"aria_log_control" || bytes.starts_with(b"aria_log."),
             Class::Binlog => true,
-            Class::Data => false,
+            Class::Data | Class::External => false,
         }
     }
 

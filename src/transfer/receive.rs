@@ -9,13 +9,14 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, bail, ensure};
 
 use super::codec::{Codec, Decompressor};
-use super::manifest::{Held, Listed, Manifest, Memory, Roots};
-use crate::fsutil::{describe, read_ahead, start_writeback, zero_range};
+use super::manifest::{Held, Linked, Listed, Manifest, Memory, Roots};
+use crate::fsutil::{Link, describe, read_ahead, start_writeback, zero_range};
 use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
@@ -77,6 +78,7 @@ pub(crate) struct RoundKind {
 #[derive(Debug)]
 pub(crate) struct Receiver {
     roots: Roots,
+    links: Vec<Linked>,
     block_size: u32,
     files: Vec<Slot>,
     zero_block: u128,
@@ -89,6 +91,7 @@ impl Receiver {
         Receiver {
             progress: Progress::new("joiner", manifest.bytes, manifest.files.len() as u64),
             roots: manifest.roots,
+            links: manifest.links,
             block_size,
             files: manifest
                 .files
@@ -263,7 +266,7 @@ impl Receiver {
         let Some(file) = self.open(slot)? else {
             return Ok(());
         };
-        let root = self.roots.get(slot.listed.class)?;
+        let (root, at) = self.roots.place(&slot.listed)?;
         let written = match payload {
             Some((_, data)) => file
                 .write_all_at(data, offset)
@@ -272,7 +275,7 @@ impl Receiver {
             None if slot.listed.held.is_some() => zero_range(&file, offset, len),
             None => Ok(()),
         };
-        written.map_err(|e| describe(&e, &root.show(&slot.listed.path), "writing"))?;
+        written.map_err(|e| describe(&e, &root.show(at), "writing"))?;
         drop(file);
         self.accept(slot, index, hash)
     }
@@ -392,9 +395,9 @@ impl Receiver {
         let Some(file) = self.open(slot)? else {
             return Ok(());
         };
-        let root = self.roots.get(slot.listed.class)?;
+        let (root, at) = self.roots.place(&slot.listed)?;
         file.write_all_at(data, offset)
-            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "writing"))
+            .map_err(|e| describe(&e, &root.show(at), "writing"))
     }
 
     /// A block whose lacking pages were patched: what our file now holds
@@ -410,9 +413,9 @@ impl Receiver {
         let Some(file) = self.open(slot)? else {
             return Ok(());
         };
-        let root = self.roots.get(slot.listed.class)?;
+        let (root, at) = self.roots.place(&slot.listed)?;
         let ours = block_hash_at(&file, mend.offset, mend.len, scratch)
-            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "reading back"))?;
+            .map_err(|e| describe(&e, &root.show(at), "reading back"))?;
         ensure!(
             ours == hash,
             "block at offset {} of {} does not match the donor's once mended (corrupted in transit)",
@@ -476,14 +479,10 @@ impl Receiver {
         if let Some(file) = &state.file {
             return Ok(Some(Arc::clone(file)));
         }
-        let root = self.roots.get(slot.listed.class)?;
-        let file = root.open_file(
-            &slot.listed.path,
-            slot.listed.mode,
-            slot.listed.held.is_some(),
-        )?;
+        let (root, at) = self.roots.place(&slot.listed)?;
+        let file = root.open_file(at, slot.listed.mode, slot.listed.held.is_some())?;
         file.set_len(slot.listed.size)
-            .map_err(|e| describe(&e, &root.show(&slot.listed.path), "sizing"))?;
+            .map_err(|e| describe(&e, &root.show(at), "sizing"))?;
         let file = Arc::new(file);
         state.file = Some(Arc::clone(&file));
         Ok(Some(file))
@@ -574,6 +573,37 @@ impl Receiver {
             );
         }
         Ok(memory)
+    }
+
+    /// After the last round's `finish`: writes the `.isl` files and the
+    /// symbolic links of the tables outside the datadir, each naming the
+    /// verified file this node placed, and returns the directories those
+    /// files went below (to sync them). Every link of the list names a
+    /// file `finish` found complete, so no link names a missing file.
+    pub(crate) fn place_links(&self) -> Result<Vec<std::path::PathBuf>> {
+        let data = self.roots.get(crate::protocol::Class::Data)?;
+        for link in &self.links {
+            let slot = self.slot(link.file as u32)?;
+            ensure!(
+                Self::lock(slot).done,
+                "{} names /{}, which did not arrive",
+                data.show(&link.path),
+                slot.listed.path
+            );
+            let (root, at) = self.roots.place(&slot.listed)?;
+            let target = std::path::PathBuf::from(root.show(at));
+            let placed = if link.symlink {
+                Link::Symlink(&target)
+            } else {
+                Link::File {
+                    content: target.as_os_str().as_encoded_bytes(),
+                    mode: 0o660,
+                }
+            };
+            data.place_link(&link.path, placed)?;
+            log::info!("{} names {}", data.show(&link.path), target.display());
+        }
+        Ok(self.roots.outside().map(Path::to_path_buf).collect())
     }
 
     /// The names of the received files of `class`.

@@ -27,7 +27,7 @@ use super::schedule::{Piece, Schedule};
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
-use crate::fsutil::{describe, read_ahead};
+use crate::fsutil::{RelPath, describe, read_ahead};
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::progress::Progress;
 use crate::protocol::Class;
@@ -156,9 +156,18 @@ pub(crate) fn send_manifest(
     plan: &Plan<'_>,
 ) -> Result<()> {
     let mut id = 0u32;
+    // The ids of the files outside the datadir, for the links naming them.
+    let mut external: HashMap<&RelPath, u32> = HashMap::new();
     for entry in entries {
         let path = entry.path.to_bytes();
         match &entry.kind {
+            EntryKind::Link { target, symlink } => control.write_frame(&Frame::Link {
+                target: *external
+                    .get(target)
+                    .with_context(|| format!("{} names a file not listed", entry.path))?,
+                symlink: *symlink,
+                path: &path,
+            })?,
             EntryKind::Dir => control.write_frame(&Frame::Dir {
                 class: entry.class,
                 mode: entry.mode,
@@ -172,6 +181,9 @@ pub(crate) fn send_manifest(
                     mode: entry.mode,
                     path: &path,
                 })?;
+                if entry.class == Class::External {
+                    external.insert(&entry.path, id);
+                }
                 id += 1;
             }
         }
@@ -909,7 +921,7 @@ mod tests {
         // Aria's checkpoint thread writes a new checkpoint, then the walk.
         std::fs::write(d.join("aria_log.00000001"), vec![7u8; 4000]).expect("log");
         std::fs::write(d.join("aria_log_control"), b"checkpoint at 3500").expect("control");
-        let entries = walk(&layout, &[]).expect("walk");
+        let entries = walk(&layout, &[], true).expect("walk");
         let mut plan = Plan::new(&entries).expect("plan");
         plan.hold(controls);
         let held: Vec<_> = plan

@@ -53,6 +53,8 @@ declare -a CL_PID=()
 declare -a CL_ROOT=()
 # Per node: its address ("" = 127.0.0.1) and network namespace ("" = the host's).
 declare -a CL_ADDR=() CL_NETNS=()
+# Per node: "<source>:<target>", a bind mount in its own mount namespace.
+declare -a CL_BIND=()
 
 # The datadir of node $1.
 cl_datadir() { printf '%s\n' "$CL_BASE/node$1/data"; }
@@ -72,6 +74,17 @@ cl_place_node() {
     [[ -z $CL_BASE ]] || die "cl_place_node must come before cl_init"
     CL_ADDR[$1]=$2
     CL_NETNS[$1]=${3:-}
+}
+
+# Make node $1 see directory $2 at the path $3 (an existing directory of
+# the host) from its next start on: its mariadbd (and so its SST scripts, and
+# every _cl_node_as_mysql command) then runs in a private mount namespace
+# with that bind mount, so two nodes of one host each have their own
+# directory behind one absolute path, as two hosts would. Host nodes only;
+# "" as $2 removes it.
+cl_bind_node() {
+    [[ -z ${CL_ROOT[$1]:-} ]] || die "cl_bind_node: node $1 runs in a chroot"
+    CL_BIND[$1]=${2:+$2:$3}
 }
 
 # Set CL_AS_MYSQL to the command prefix that runs a program as the mysql
@@ -96,6 +109,11 @@ _cl_node_cmd() {
     local root=${CL_ROOT[$1]:-} ns=${CL_NETNS[$1]:-}
     if [[ -z $root ]]; then
         CL_CMD=("${CL_AS_MYSQL[@]}")
+        local bind=${CL_BIND[$1]:-}
+        # shellcheck disable=SC2016 # expanded by that inner sh
+        [[ -z $bind ]] || CL_CMD=(unshare --mount --propagation private -- sh -c '
+            mount --bind "$1" "$2" || exit 125
+            shift 2 && exec "$@"' sh "${bind%%:*}" "${bind#*:}" "${CL_CMD[@]}")
         [[ -z $ns ]] || CL_CMD=(ip netns exec "$ns" "${CL_CMD[@]}")
         return 0
     fi

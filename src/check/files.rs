@@ -5,6 +5,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
 use anyhow::Result;
 
 use super::report::{ClassTotal, Report, TransferSet, class_name, human_bytes};
@@ -12,7 +13,8 @@ use super::resolve::Node;
 use crate::protocol::Class;
 use crate::roles::donor::transfer_entries;
 use crate::settings::Settings;
-use crate::transfer::walk::EntryKind;
+use crate::transfer::external::donor_path;
+use crate::transfer::walk::{Entry, EntryKind};
 
 /// Checks the datadir and every class directory; `true` when an SST of
 /// this datadir is running right now.
@@ -107,8 +109,13 @@ fn running_sst(datadir: &Path, report: &mut Report) -> bool {
 }
 
 /// What a donor would send now (binlogs included), by class.
-pub(crate) fn transfer_set(settings: &Settings) -> Result<TransferSet> {
-    let entries = transfer_entries(settings)?;
+#[cfg(test)]
+fn transfer_set(settings: &Settings) -> Result<TransferSet> {
+    Ok(set_of(settings, &transfer_entries(settings)?))
+}
+
+/// The totals by class of the `entries` a donor with `settings` sends.
+fn set_of(settings: &Settings, entries: &[Entry]) -> TransferSet {
     let mut set = TransferSet::default();
     for class in Class::ALL {
         let dir = match (class, &settings.binlog) {
@@ -123,7 +130,7 @@ pub(crate) fn transfer_set(settings: &Settings) -> Result<TransferSet> {
             bytes: 0,
         });
     }
-    for entry in &entries {
+    for entry in entries {
         match &entry.kind {
             EntryKind::Dir => set.dirs += 1,
             EntryKind::Link { .. } => {}
@@ -135,13 +142,14 @@ pub(crate) fn transfer_set(settings: &Settings) -> Result<TransferSet> {
             }
         }
     }
-    Ok(set)
+    set
 }
 
 /// Adds the transfer set, or the reason it cannot be listed.
 pub(crate) fn check_transfer_set(node: &Node, report: &mut Report) {
-    match transfer_set(&node.settings) {
-        Ok(set) => {
+    match transfer_entries(&node.settings) {
+        Ok(entries) => {
+            let set = set_of(&node.settings, &entries);
             let essentials = [Class::SysTablespace, Class::Redo]
                 .into_iter()
                 .filter(|c| set.classes.iter().any(|t| t.class == *c && t.files == 0))
@@ -177,6 +185,7 @@ pub(crate) fn check_transfer_set(node: &Node, report: &mut Report) {
                 );
             }
             report.transfer = Some(set);
+            check_outside(node, &entries, report);
         }
         Err(err) => report.fail(
             "transfer set",
@@ -184,6 +193,41 @@ pub(crate) fn check_transfer_set(node: &Node, report: &mut Report) {
             "run check as root or as the user mariadbd runs as, and fix the permissions \
              of the file named",
         ),
+    }
+}
+
+/// Lists each table file outside the datadir (`DATA DIRECTORY`, `INDEX
+/// DIRECTORY`) with its path, and whether an SST could write it on this
+/// node as a joiner (the same judgement the joiner makes, for the server's
+/// user and with this node's `rsrsync-data-dirs` and `rsrsync-data-dir-map`).
+fn check_outside(node: &Node, entries: &[Entry], report: &mut Report) {
+    let layout = &node.settings.layout;
+    let uid = nix::unistd::User::from_name(&node.user)
+        .ok()
+        .flatten()
+        .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid.as_raw());
+    for entry in entries {
+        let EntryKind::Link { target, .. } = &entry.kind else {
+            continue;
+        };
+        let local = layout.external.local_path(&donor_path(target));
+        let table = format!("{} -> {}", entry.path, local.display());
+        match layout.external.placement(&local, &layout.datadir, uid) {
+            Ok(_) => report.ok(
+                "outside the datadir",
+                format!("{table}: an SST could write it here"),
+            ),
+            Err(why) => report.warn(
+                "outside the datadir",
+                format!("{table}: an SST could not write it here: {why:#}"),
+                format!(
+                    "create {} owned by {} and not writable by others, or set [sst] \
+                     rsrsync-data-dirs or rsrsync-data-dir-map",
+                    local.parent().unwrap_or(&local).display(),
+                    node.user
+                ),
+            ),
+        }
     }
 }
 

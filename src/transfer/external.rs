@@ -87,9 +87,9 @@ impl ExternalRules {
             .map_or_else(|| path.to_path_buf(), |(_, to, rest)| to.join(rest))
     }
 
-    /// Whether, and where, this node may write `path` (already local),
-    /// which must not be inside `datadir`.
-    pub(crate) fn placement(&self, path: &Path, datadir: &Path) -> Result<Placement> {
+    /// Whether, and where, the user `uid` (the server's) may write `path`
+    /// (already local) on this node; it must not be inside `datadir`.
+    pub(crate) fn placement(&self, path: &Path, datadir: &Path, uid: u32) -> Result<Placement> {
         let path = absolute_path(path)?;
         let datadir = datadir
             .canonicalize()
@@ -103,7 +103,7 @@ impl ExternalRules {
             .parent()
             .context("a file cannot be the root directory")?;
         let root = if self.roots.is_empty() {
-            owned_ancestor(dir)?
+            owned_ancestor(dir, uid)?
         } else {
             let root = self
                 .roots
@@ -134,8 +134,8 @@ impl ExternalRules {
 }
 
 /// The deepest existing directory on the way to `dir` (itself included),
-/// when it is a directory owned by our user and not writable by others.
-fn owned_ancestor(dir: &Path) -> Result<PathBuf> {
+/// when it is a directory owned by `uid` and not writable by others.
+fn owned_ancestor(dir: &Path, uid: u32) -> Result<PathBuf> {
     let mut at = dir;
     let meta = loop {
         match std::fs::metadata(at) {
@@ -148,7 +148,6 @@ fn owned_ancestor(dir: &Path) -> Result<PathBuf> {
     };
     let shown = at.display();
     ensure!(meta.is_dir(), "{shown} is not a directory");
-    let uid = nix::unistd::geteuid().as_raw();
     ensure!(
         meta.uid() == uid,
         "{shown}, the deepest directory of it that exists here, belongs to uid {}, \
@@ -272,14 +271,15 @@ mod tests {
         std::fs::create_dir_all(&ext).expect("ext");
         std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o750)).expect("chmod");
         let rules = ExternalRules::default();
+        let uid = nix::unistd::geteuid().as_raw();
         let placed = rules
-            .placement(&ext.join("db/t.ibd"), &datadir)
+            .placement(&ext.join("db/t.ibd"), &datadir, uid)
             .expect("owned ext");
         assert_eq!(placed.root, ext);
         assert_eq!(placed.rel.to_string(), "db/t.ibd");
         std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o757)).expect("chmod");
         let err = rules
-            .placement(&ext.join("db/t.ibd"), &datadir)
+            .placement(&ext.join("db/t.ibd"), &datadir, uid)
             .expect_err("o+w");
         assert!(format!("{err:#}").contains("writable by others"), "{err:#}");
         // A directory of another user: / when we are not root, else one
@@ -293,11 +293,11 @@ mod tests {
             PathBuf::from("/")
         };
         let err = rules
-            .placement(&foreign.join("nonexistent-rsrsync/db/t.ibd"), &datadir)
+            .placement(&foreign.join("nonexistent-rsrsync/db/t.ibd"), &datadir, uid)
             .expect_err("another user's");
         assert!(format!("{err:#}").contains("belongs to uid"), "{err:#}");
         let err = rules
-            .placement(&datadir.join("db/t.ibd"), &datadir)
+            .placement(&datadir.join("db/t.ibd"), &datadir, uid)
             .expect_err("inside");
         assert!(format!("{err:#}").contains("inside"), "{err:#}");
     }
@@ -309,14 +309,16 @@ mod tests {
         std::fs::create_dir_all(&ext).expect("ext");
         std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o777)).expect("chmod");
         let rules = ExternalRules::parse(Some(&ext.display().to_string()), None).expect("rules");
+        let uid = nix::unistd::geteuid().as_raw();
         let placed = rules
-            .placement(&ext.join("db/t.ibd"), Path::new("/nonexistent/data"))
+            .placement(&ext.join("db/t.ibd"), Path::new("/nonexistent/data"), uid)
             .expect("named");
         assert_eq!(placed.root, ext);
         let err = rules
             .placement(
                 &tmp.path().join("other/t.ibd"),
                 Path::new("/nonexistent/data"),
+                uid,
             )
             .expect_err("elsewhere");
         assert!(format!("{err:#}").contains("below none"), "{err:#}");

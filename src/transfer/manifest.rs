@@ -291,7 +291,7 @@ fn place_outside(
         let local = layout.external.local_path(&donor);
         let placed = layout
             .external
-            .placement(&local, &layout.datadir)
+            .placement(&local, &layout.datadir, nix::unistd::geteuid().as_raw())
             .with_context(|| {
                 let table = link.path.to_string();
                 let dir = local.parent().unwrap_or(&local).display().to_string();

@@ -45,13 +45,6 @@ on_exit() {
 trap on_exit EXIT
 install_traps err
 
-# Fail unless node $1's log, after byte $2, has a line matching the ERE $3.
-expect_log() {
-    [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
-    cl_sst_lines "$1" "$2" >&2
-    die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
-}
-
 # Write node 2's wsrep_sst.pid naming PID $1, owned by mysql.
 name_in_pid_file() {
     local f
@@ -63,7 +56,7 @@ name_in_pid_file() {
 # Node 2 joins by a full rsrsync SST (log mark $1) and equals node 1.
 joins_by_sst() {
     cl_wait_synced 2 300
-    expect_log 2 "$1" "rsrsync SST completed on joiner"
+    cl_expect_log 2 "$1" "rsrsync SST completed on joiner"
     say "   checksums equal: $(cl_compare_checksums 2 1)"
 }
 
@@ -83,7 +76,7 @@ m2=$(cl_log_mark 2)
 t0=$SECONDS
 cl_start 2
 joins_by_sst "$m2"
-expect_log 2 "$m2" "stale .*wsrep_sst\.pid: PID $sleeper is \`sleep\` \(not an SST program\); removing it"
+cl_expect_log 2 "$m2" "stale .*wsrep_sst\.pid: PID $sleeper is \`sleep\` \(not an SST program\); removing it"
 [[ -z $(cl_log_grep 2 "$m2" 'Previous SST is not completed') ]] ||
     die "the joiner waited for an unrelated process"
 say "   node 2 joined in $((SECONDS - t0)) s; $(cl_log_grep 2 "$m2" 'stale .*wsrep_sst\.pid' | sed 's/.*WSREP_SST: //')"
@@ -112,9 +105,9 @@ t0=$SECONDS
 cl_start 2
 cl_wait_down 2 "$m2"
 say "   node 2 gave up after $((SECONDS - t0)) s"
-expect_log 2 "$m2" "previous SST script still running \(PID $earlier in $d2/wsrep_sst\.pid\)"
-expect_log 2 "$m2" "Cleanup after exit with status: 114"
-expect_log 2 "$m2" "Previous SST is not completed, waiting for it to exit"
+cl_expect_log 2 "$m2" "previous SST script still running \(PID $earlier in $d2/wsrep_sst\.pid\)"
+cl_expect_log 2 "$m2" "Cleanup after exit with status: 114"
+cl_expect_log 2 "$m2" "Previous SST is not completed, waiting for it to exit"
 [[ -z $(cl_log_grep 2 "$m2" "rsrsync SST completed on joiner") ]] || die "node 2 joined anyway"
 [[ $(cat "$d2/wsrep_sst.pid") == "$earlier" ]] || die "the joiner touched the earlier SST's pid file"
 cl_wait_synced 1 120
@@ -126,7 +119,7 @@ cl_wait_gone "$earlier" 10 >/dev/null
 m2=$(cl_log_mark 2)
 cl_start 2
 joins_by_sst "$m2"
-expect_log 2 "$m2" "stale .*wsrep_sst\.pid: PID $earlier is not running; removing it"
+cl_expect_log 2 "$m2" "stale .*wsrep_sst\.pid: PID $earlier is not running; removing it"
 cl_stop 2
 cl_stop 1
 phase_end

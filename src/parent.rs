@@ -1,4 +1,6 @@
-//! Watching mariadbd: the joiner's `--parent`, the donor's grandparent.
+//! Watching mariadbd: the joiner's `--parent`, the donor's grandparent;
+//! and what `/proc` tells of another process (its argv, its start time),
+//! to judge whether a pid file names a live SST.
 //!
 //! mariadbd runs us through `sh -c`, and dash forks rather than execs, so
 //! our parent is `sh`, which outlives mariadbd. We therefore watch the PID
@@ -6,7 +8,10 @@
 //! shell (donor). A PID is identified together with its start time from
 //! `/proc/<pid>/stat`, so a recycled PID does not look alive.
 
-use std::time::Duration;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use crate::exit::Exit;
 use crate::signals::Stop;
@@ -56,6 +61,45 @@ impl Process {
 
     pub(crate) fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The command name the kernel keeps (`comm`, at most 15 bytes).
+    pub(crate) fn comm(&self) -> Option<String> {
+        stat_fields(self.pid).map(|(comm, _)| comm)
+    }
+
+    /// Its argv (`/proc/<pid>/cmdline`); empty for a kernel thread or a
+    /// zombie, `None` when unreadable (gone, or hidden from us).
+    pub(crate) fn argv(&self) -> Option<Vec<OsString>> {
+        let bytes = std::fs::read(format!("/proc/{}/cmdline", self.pid)).ok()?;
+        Some(
+            bytes
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| OsString::from_vec(a.to_vec()))
+                .collect(),
+        )
+    }
+
+    /// Its working directory, if we may see it.
+    pub(crate) fn cwd(&self) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/{}/cwd", self.pid)).ok()
+    }
+
+    /// When it started, in wall-clock time. `starttime` counts clock ticks
+    /// since boot; the age is measured on `CLOCK_BOOTTIME`, the clock that
+    /// count uses (also inside a time namespace, where `/proc/uptime` or
+    /// `btime` may be virtualised differently), and taken from now.
+    pub(crate) fn started(&self) -> Option<SystemTime> {
+        use nix::time::{ClockId, clock_gettime};
+        use nix::unistd::{SysconfVar, sysconf};
+        let ticks = u64::try_from(sysconf(SysconfVar::CLK_TCK).ok()??).ok()?;
+        let booted = Duration::from(clock_gettime(ClockId::CLOCK_BOOTTIME).ok()?);
+        let since_boot = Duration::from_nanos(
+            u64::try_from(u128::from(self.start) * 1_000_000_000 / u128::from(ticks.max(1)))
+                .ok()?,
+        );
+        SystemTime::now().checked_sub(booted.saturating_sub(since_boot))
     }
 
     /// Whether the same process (not a reuse of its PID) still runs.
@@ -110,6 +154,29 @@ mod tests {
         assert!(!impostor.is_alive(), "same PID, other start time");
         assert_eq!(Process::find(0), None);
         assert_eq!(Process::find(-5), None);
+    }
+
+    #[test]
+    fn what_proc_tells_of_a_child() {
+        let before = SystemTime::now();
+        let mut child = std::process::Command::new("sleep")
+            .args(["30", "--", "x y"])
+            .spawn()
+            .expect("spawn sleep");
+        let proc = Process::find(child.id() as i32).expect("child");
+        let argv = proc.argv().expect("cmdline");
+        let started = proc.started().expect("start time");
+        let comm = proc.comm();
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert_eq!(argv, ["sleep", "30", "--", "x y"]);
+        assert_eq!(comm.as_deref(), Some("sleep"));
+        // Clock ticks are 10 ms; allow for them and for a slow machine.
+        let slack = Duration::from_secs(1);
+        assert!(
+            started + slack >= before && started <= SystemTime::now() + slack,
+            "{started:?} vs {before:?}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::report::{ClassTotal, Report, TransferSet, class_name, human_bytes};
 use super::resolve::Node;
 use crate::protocol::Class;
 use crate::roles::donor::transfer_entries;
+use crate::roles::pidfile::{self, Previous};
 use crate::settings::Settings;
 use crate::transfer::external::donor_path;
 use crate::transfer::walk::{Entry, EntryKind};
@@ -85,27 +86,35 @@ fn writable_by(meta: &std::fs::Metadata, user: &str) -> Option<bool> {
     )
 }
 
-/// Warns when an SST of this datadir is running right now.
+/// Warns when an SST of this datadir is running right now; tells of a
+/// stale pid file, which the next SST removes (judged as the roles do).
 fn running_sst(datadir: &Path, report: &mut Report) -> bool {
-    let pid_file = datadir.join("wsrep_sst.pid");
-    let Some(pid) = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|t| t.trim().parse::<i32>().ok())
-    else {
-        return false;
-    };
-    let running = crate::parent::Process::find(pid).is_some_and(|p| p.is_alive());
-    if running {
-        report.warn(
-            "SST in progress",
-            format!(
-                "an SST runs in this datadir right now (PID {pid} in {})",
-                pid_file.display()
-            ),
-            "let it finish before judging the results of check (the SST port is in use)",
-        );
+    let pid_file = pidfile::path_in(datadir);
+    match pidfile::previous_sst(&pid_file, datadir, std::process::id()) {
+        Previous::None => false,
+        Previous::Stale(why) => {
+            report.info(
+                "SST pid file",
+                format!(
+                    "{} is stale: {why}; the next SST removes it",
+                    pid_file.display()
+                ),
+            );
+            false
+        }
+        Previous::Running(process) => {
+            report.warn(
+                "SST in progress",
+                format!(
+                    "an SST runs in this datadir right now (PID {} in {})",
+                    process.pid(),
+                    pid_file.display()
+                ),
+                "let it finish before judging the results of check (the SST port is in use)",
+            );
+            true
+        }
     }
-    running
 }
 
 /// What a donor would send now (binlogs included), by class.
@@ -306,20 +315,45 @@ mod tests {
     }
 
     #[test]
-    fn a_running_sst_is_noticed() {
+    fn a_running_sst_is_noticed_and_a_stale_pid_file_told() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let node = node(tmp.path(), "");
         let mut report = Report::default();
         assert!(!check_dirs(&node, &mut report));
+        let pid_file = tmp.path().join("wsrep_sst.pid");
+        // A live SST of this datadir, as the stock script's bash shows it.
+        let mut sst = std::process::Command::new("bash")
+            .args([
+                "-c",
+                "exec -a wsrep_sst_rsync bash -c 'read -t 30' x --datadir \"$0/\"",
+            ])
+            .arg(tmp.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::fs::write(&pid_file, format!("{}\n", sst.id())).expect("pid");
+        let mut report = Report::default();
+        let running = check_dirs(&node, &mut report);
+        let _ = sst.kill();
+        let _ = sst.wait();
+        assert!(running, "{:?}", report.findings);
+        assert!(report.findings.iter().any(|f| f.topic == "SST in progress"));
+        // Not an SST program (the test harness itself): stale, not running.
         std::fs::write(
-            tmp.path().join("wsrep_sst.pid"),
-            format!("{}\n", std::process::id()),
+            &pid_file,
+            format!("{}\n", std::os::unix::process::parent_id()),
         )
         .expect("pid");
         let mut report = Report::default();
-        assert!(check_dirs(&node, &mut report), "our own PID is alive");
-        assert!(report.findings.iter().any(|f| f.topic == "SST in progress"));
-        std::fs::write(tmp.path().join("wsrep_sst.pid"), "999999999\n").expect("pid");
+        assert!(!check_dirs(&node, &mut report));
+        let told = report.findings.iter().find(|f| f.topic == "SST pid file");
+        assert!(
+            told.is_some_and(|f| f.status == Status::Info && f.message.contains("is stale: PID")),
+            "{:?}",
+            report.findings
+        );
+        std::fs::write(&pid_file, "999999999\n").expect("pid");
         assert!(!check_dirs(&node, &mut Report::default()), "a dead PID");
     }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{PidFile, Report, is_state_line, read_small, remove_quietly};
+use super::pidfile::PidFile;
+use super::{Report, is_state_line, read_small, remove_quietly};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
 use crate::net::{Connection, TimedStream, Transport, handshake};

@@ -11,7 +11,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::acceptor::{next_connection, spawn_acceptor};
 use super::binlogs::replace_binlogs;
-use super::{PidFile, Report, is_state_line, remove_quietly, with_keepalive};
+use super::pidfile::PidFile;
+use super::{Report, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
 use crate::fsutil::DataDir;
 use crate::net::address::listen_addresses;

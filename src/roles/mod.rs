@@ -1,15 +1,14 @@
 //! The SST sequence of each role, and what both roles share: the
-//! `wsrep_sst.pid` handshake with a previous SST, the state line, and
-//! keeping the control connection alive during long local work.
+//! `wsrep_sst.pid` handshake with a previous SST (`pidfile`), the state
+//! line, and keeping the control connection alive during long local work.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::Role;
 use crate::exit::{Exit, fail};
@@ -28,11 +27,9 @@ mod e2e_tests;
 #[cfg(test)]
 mod hostile_tests;
 mod joiner;
+pub(crate) mod pidfile;
 #[cfg(test)]
 mod test_support;
-
-/// How long a previous SST of this datadir may take to go away.
-const PREVIOUS_SST_WAIT: Duration = Duration::from_secs(30);
 
 /// What a role moved: per round, bytes sent and bytes the joiner already
 /// held (so not sent); the last round's files; the time since the first
@@ -118,61 +115,6 @@ pub(crate) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
             log::info!("{line}");
         }
     })
-}
-
-/// `wsrep_sst.pid`: held for the whole SST, shared by every SST method of
-/// a datadir, so two SSTs never overlap. Removed when dropped.
-#[derive(Debug)]
-struct PidFile {
-    path: PathBuf,
-    pid: u32,
-}
-
-impl PidFile {
-    /// Waits (up to 30 s, like the scripts) for a live previous SST to
-    /// end, then records our PID. A dead PID's file is simply replaced.
-    fn acquire(datadir: &Path, stop: &Stop) -> Result<PidFile> {
-        let path = datadir.join("wsrep_sst.pid");
-        let pid = std::process::id();
-        let started = Instant::now();
-        loop {
-            stop.check()?;
-            let previous = read_small(&path)
-                .ok()
-                .and_then(|text| text.trim().parse::<i32>().ok())
-                .filter(|p| *p as u32 != pid)
-                .and_then(Process::find)
-                .filter(Process::is_alive);
-            let Some(previous) = previous else {
-                break;
-            };
-            if started.elapsed() >= PREVIOUS_SST_WAIT {
-                return Err(fail(
-                    Exit::Already,
-                    format!(
-                        "previous SST script still running (PID {} in {}); \
-                         wait for it to end or stop it, then retry",
-                        previous.pid(),
-                        path.display()
-                    ),
-                ));
-            }
-            log::info!("Previous SST is not completed, waiting for it to exit");
-            std::thread::sleep(Duration::from_secs(1));
-        }
-        std::fs::write(&path, format!("{pid}\n"))
-            .with_context(|| format!("writing {}", path.display()))?;
-        Ok(PidFile { path, pid })
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let ours = read_small(&self.path).is_ok_and(|t| t.trim() == self.pid.to_string());
-        if ours {
-            remove_quietly(&self.path);
-        }
-    }
 }
 
 /// Removes a file; a missing file is fine, other failures are logged.
@@ -281,20 +223,5 @@ mod tests {
         ] {
             assert!(!is_state_line(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn pid_file_replaces_dead_and_waits_for_live() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let stop = Stop::new();
-        std::fs::write(tmp.path().join("wsrep_sst.pid"), "999999999\n").expect("stale");
-        let held = PidFile::acquire(tmp.path(), &stop).expect("dead PID is replaced");
-        let text = std::fs::read_to_string(tmp.path().join("wsrep_sst.pid")).expect("read");
-        assert_eq!(text.trim(), std::process::id().to_string());
-        drop(held);
-        assert!(
-            !tmp.path().join("wsrep_sst.pid").exists(),
-            "removed on drop"
-        );
     }
 }

@@ -36,3 +36,42 @@ install_man_page() {
     gzip -9n <"$RS_MAN_SRC" >"$1"
     chmod 0644 "$1"
 }
+
+# The release history, in Debian changelog format: the .deb carries it
+# gzipped, build-rpm turns it into the spec's %changelog.
+RS_CHANGELOG="$RS_ROOT/packaging/debian/changelog"
+
+# Fail unless the newest entry of the changelog is for version $1, so that
+# no package goes out with the history of an older release.
+require_changelog_version() {
+    local top
+    top=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$RS_CHANGELOG")
+    [[ $top == "$1" ]] ||
+        die "the newest entry of $RS_CHANGELOG is for version '$top', not $1: add one for $1"
+}
+
+# Print the build-id of the ELF file $1 (hex), or nothing.
+build_id() {
+    readelf -n "$1" 2>/dev/null | awk '/Build ID:/ { print $3; exit }'
+}
+
+# Split the debug information of the ELF file $1 off into the file $2, as
+# dh_strip does: keep only the debug sections (compressed) in $2, strip $1
+# of them, of its symbol table and of its .comment and .note sections, and
+# add a GNU debuglink from $1 to $2 (the name and CRC of $2). The build-id
+# stays in $1, so a debugger finds $2 at /usr/lib/debug/.build-id/xx/yyy.debug.
+split_debug() {
+    local bin=$1 debug=$2
+    [[ -n $(build_id "$bin") ]] ||
+        die "$bin has no build-id; add -C link-arg=-Wl,--build-id to RUSTFLAGS"
+    mkdir -p "$(dirname "$debug")"
+    objcopy --only-keep-debug --compress-debug-sections=zlib "$bin" "$debug"
+    chmod 0644 "$debug"
+    strip --remove-section=.comment --remove-section=.note "$bin"
+    objcopy --add-gnu-debuglink="$debug" "$bin"
+}
+
+# Print where a debugger looks for the debug file of build-id $1.
+debug_path() {
+    printf '/usr/lib/debug/.build-id/%s/%s.debug\n' "${1:0:2}" "${1:2}"
+}

@@ -75,3 +75,22 @@ split_debug() {
 debug_path() {
     printf '/usr/lib/debug/.build-id/%s/%s.debug\n' "${1:0:2}" "${1:2}"
 }
+
+# Print the changelog in the form of an rpm spec's %changelog (without the
+# %changelog line), for rpm Release $1:
+# "* Wed Dec 02 2026 Name <mail> - version-release" and "- item".
+rpm_changelog() {
+    awk -v release="$1" '
+        /^[^ ]/ { version = $2; gsub(/[()]/, "", version); n = 0; next }
+        { gsub(/%/, "%%") } # rpm would expand a macro
+        /^  \* / { items[++n] = "- " substr($0, 5); next }
+        /^    / { items[n] = items[n] "\n  " substr($0, 5); next }
+        /^ -- / {
+            line = substr($0, 5)
+            split(line, parts, "  ")
+            split(parts[2], d, /[ ,]+/) # Wed, 02 Dec 2026 20:00:00 +0000
+            printf "%s* %s %s %s %s %s - %s-%s\n", sep, d[1], d[3], d[2], d[4], parts[1], version, release
+            for (i = 1; i <= n; i++) print items[i]
+            sep = "\n"
+        }' "$RS_CHANGELOG"
+}

@@ -71,6 +71,9 @@ run_with_time_limit() {
 RS_APT_PACKAGES=(
     mariadb-server mariadb-client galera-4 rsync iproute2 procps
     gcc libc6-dev pkg-config binutils shellcheck rpm
+    # packaging/test-packages: unpacking the .rpm, and the linters whose
+    # verdict it checks (both in Debian 12).
+    rpm2cpio cpio lintian rpmlint
 )
 
 # Install the missing ones of the given apt packages, quietly; output goes to

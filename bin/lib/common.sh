@@ -154,5 +154,7 @@ build_and_install_deb() {
         die "dpkg -i $deb failed (exit $rc); log: $log"
     fi
     [[ -x /usr/bin/wsrep_sst_rsrsync ]] || die "$deb installed but /usr/bin/wsrep_sst_rsrsync is missing"
+    # Stripped by build-deb: it must still run.
+    /usr/bin/wsrep_sst_rsrsync --version >>"$log" 2>&1 || die "the installed /usr/bin/wsrep_sst_rsrsync does not run"
     printf '%s\n' "$deb"
 }

@@ -25,7 +25,8 @@ cargo_version() {
 require_static() {
     [[ -x $1 ]] || die "$1 not found; build it first:
   RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target $RS_TARGET"
-    if readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)'; then
+    # (Read whole: under pipefail, grep -q stopping early could hide a match.)
+    if grep -q '(NEEDED)' <<<"$(readelf -d "$1" 2>/dev/null)"; then
         die "$1 is dynamically linked; build it with RUSTFLAGS='-C target-feature=+crt-static'"
     fi
 }

@@ -71,6 +71,9 @@ run_with_time_limit() {
 RS_APT_PACKAGES=(
     mariadb-server mariadb-client galera-4 rsync iproute2 procps
     gcc libc6-dev pkg-config binutils shellcheck rpm
+    # packaging/test-packages: unpacking the .rpm, and the linters whose
+    # verdict it checks (both in Debian 12).
+    rpm2cpio cpio lintian rpmlint
 )
 
 # Install the missing ones of the given apt packages, quietly; output goes to
@@ -151,5 +154,7 @@ build_and_install_deb() {
         die "dpkg -i $deb failed (exit $rc); log: $log"
     fi
     [[ -x /usr/bin/wsrep_sst_rsrsync ]] || die "$deb installed but /usr/bin/wsrep_sst_rsrsync is missing"
+    # Stripped by build-deb: it must still run.
+    /usr/bin/wsrep_sst_rsrsync --version >>"$log" 2>&1 || die "the installed /usr/bin/wsrep_sst_rsrsync does not run"
     printf '%s\n' "$deb"
 }

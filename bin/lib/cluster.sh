@@ -487,6 +487,21 @@ cl_log_grep() {
     tail -c +$((${2:-0} + 1)) "$(cl_errlog "$1")" 2>/dev/null | grep -E -- "$3" || true
 }
 
+# Fail unless node $1's log, after byte $2, has a line matching the ERE $3
+# (printing its WSREP_SST lines when not).
+cl_expect_log() {
+    [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
+    cl_sst_lines "$1" "$2" >&2
+    die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
+}
+
+# Fail if node $1's log, after byte $2, has a line matching the ERE $3.
+cl_refuse_log() {
+    local hit
+    hit=$(cl_log_grep "$1" "$2" "$3")
+    [[ -z $hit ]] || die "node $1's error log has /$3/, which it must not: $hit"
+}
+
 # Print the epoch seconds of the timestamp "(YYYYMMDD HH:MM:SS.mmm)" that
 # ends the first of node $1's WSREP_SST lines after byte $2 containing $3.
 _cl_sst_stamp() {

@@ -45,20 +45,6 @@ install_traps err
 ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' ||
     die "loopback has no ::1 (IPv6 disabled?): this test needs it"
 
-# Fail unless node $1's log, after byte $2, has a line matching the ERE $3.
-expect_log() {
-    [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
-    cl_sst_lines "$1" "$2" >&2
-    die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
-}
-
-# Fail if node $1's log, after byte $2, has a line matching the ERE $3.
-refuse_log() {
-    local hit
-    hit=$(cl_log_grep "$1" "$2" "$3")
-    [[ -z $hit ]] || die "node $1's error log has /$3/, which it must not: $hit"
-}
-
 # Node 2 joins node 1 from an empty datadir by SST; the joiner must have
 # listened on and published [::1], and the donor connected from ::1.
 sst_from_empty() {
@@ -70,9 +56,9 @@ sst_from_empty() {
     cl_start 2
     cl_wait_synced 2 180
     cl_wait_size 1 2 60
-    expect_log 2 "$m2" "rsrsync SST completed on joiner"
-    expect_log 1 "$m1" "rsrsync SST completed on donor"
-    expect_log 2 "$m2" "donor connected from \[::1\]:"
+    cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
+    cl_expect_log 1 "$m1" "rsrsync SST completed on donor"
+    cl_expect_log 2 "$m2" "donor connected from \[::1\]:"
     say "   checksums equal: $(cl_compare_checksums 2 1)"
     M2=$m2
 }
@@ -122,7 +108,7 @@ phase_end
 
 phase_begin "node 2 joins over [::1] by rsrsync SST, no TLS; probe"
 sst_from_empty
-refuse_log 2 "$M2" "Using TLS for SST"
+cl_refuse_log 2 "$M2" "Using TLS for SST"
 probe
 phase_end
 
@@ -132,7 +118,7 @@ cl_make_certs "$certs"
 cl_set_sst_options "ssl-mode=VERIFY_CA" "tca=$certs/cacert.pem" \
     "tcert=$certs/server-cert.pem" "tkey=$certs/server-key.pem"
 sst_from_empty
-expect_log 2 "$M2" "Using TLS for SST encryption: .*ssl-mode='VERIFY_CA'"
+cl_expect_log 2 "$M2" "Using TLS for SST encryption: .*ssl-mode='VERIFY_CA'"
 probe
 grep -q 'VERIFY_CA' "$CL_BASE/logs/peer.txt" || die "check --peer does not report TLS VERIFY_CA"
 phase_end
@@ -145,9 +131,9 @@ m1=$(cl_log_mark 1)
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2 180
-expect_log 2 "$m2" "rsrsync IST completed on joiner"
-refuse_log 2 "$m2" "rsrsync SST completed on joiner"
-expect_log 1 "$m1" "rsrsync IST completed on donor"
+cl_expect_log 2 "$m2" "rsrsync IST completed on joiner"
+cl_refuse_log 2 "$m2" "rsrsync SST completed on joiner"
+cl_expect_log 1 "$m1" "rsrsync IST completed on donor"
 say "   checksums equal: $(cl_compare_checksums 2 1)"
 cl_stop 2
 cl_stop 1

@@ -42,20 +42,6 @@ on_exit() {
 trap on_exit EXIT
 install_traps err
 
-# Fail unless node $1's log, after byte $2, has a line matching the ERE $3.
-expect_log() {
-    [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
-    cl_sst_lines "$1" "$2" >&2
-    die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
-}
-
-# Fail if node $1's log, after byte $2, has a line matching the ERE $3.
-refuse_log() {
-    local hit
-    hit=$(cl_log_grep "$1" "$2" "$3")
-    [[ -z $hit ]] || die "node $1's error log has /$3/, which it must not: $hit"
-}
-
 # Compare nodes 2 and 1 table by table; fail with the differing tables.
 expect_equal_tables() {
     local out
@@ -80,8 +66,8 @@ m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
 cl_wait_size 1 2 60
-expect_log 2 "$m2" "$M SST completed on joiner"
-expect_log 1 "$m1" "$M SST completed on donor"
+cl_expect_log 2 "$m2" "$M SST completed on joiner"
+cl_expect_log 1 "$m1" "$M SST completed on donor"
 expect_equal_tables
 phase_end
 
@@ -95,9 +81,9 @@ m1=$(cl_log_mark 1)
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
-expect_log 2 "$m2" "$M IST completed on joiner"
-refuse_log 2 "$m2" "$M SST completed on joiner"
-expect_log 1 "$m1" "Bypassing state dump|$M IST completed on donor"
+cl_expect_log 2 "$m2" "$M IST completed on joiner"
+cl_refuse_log 2 "$m2" "$M SST completed on joiner"
+cl_expect_log 1 "$m1" "Bypassing state dump|$M IST completed on donor"
 for f in "${old_binlogs[@]}"; do
     [[ -f $(cl_datadir 2)/$f ]] || die "node 2's binlog $f vanished during the IST (MDEV-28583)"
     binlogs_of 2 | grep -qxF "$f" || die "node 2's binlog $f is no longer in its index after the IST"
@@ -124,8 +110,8 @@ m1=$(cl_log_mark 1)
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
-expect_log 2 "$m2" "$M SST completed on joiner"
-expect_log 1 "$m1" "$M SST completed on donor"
+cl_expect_log 2 "$m2" "$M SST completed on joiner"
+cl_expect_log 1 "$m1" "$M SST completed on donor"
 for f in stale_db shop/stale_tbl.ibd shop/stale_tbl.frm shop/phase_ist.ibd shop/phase_ist.frm; do
     [[ ! -e $d2/$f ]] || die "stale $f is still in node 2's datadir after the SST"
 done

@@ -73,9 +73,10 @@ cl_host() {
     printf '%s\n' "$a"
 }
 
-# Make node $1 listen on address $2 (IPv4 or bare IPv6, e.g. ::1) and run in the network namespace $3
-# (which must exist; "" = the host's). Call it before cl_init, which writes
-# the addresses into my.cnf. Host nodes only.
+# Make node $1 listen on address $2 (IPv4, or IPv6 without brackets: ::1)
+# and run in the network namespace $3 (which must exist; "" = the host's).
+# Call it before cl_init, which writes the addresses into my.cnf. Host
+# nodes only.
 cl_place_node() {
     [[ -z $CL_BASE ]] || die "cl_place_node must come before cl_init"
     CL_ADDR[$1]=$2

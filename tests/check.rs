@@ -384,17 +384,17 @@ fn listen(node: &Node, listen_at: &str) -> std::process::Child {
         .expect("start the listener")
 }
 
-#[test]
-fn two_nodes_probe_each_other() {
+/// `check --listen` at `listen_at` answers `check --peer` with the same
+/// address; both pass, and the listener says where it listens.
+fn probe_each_other(listen_at: &str) {
     let (joiner, donor) = (Node::new(""), Node::new(""));
     donor.share_pki(&joiner);
-    let listen_at = address();
-    let listener = listen(&joiner, &listen_at);
+    let listener = listen(&joiner, listen_at);
     let (code, out, err) = donor.check(&[
         "--address",
         &address(),
         "--peer",
-        &listen_at,
+        listen_at,
         "--timeout",
         "60",
     ]);
@@ -413,9 +413,25 @@ fn two_nodes_probe_each_other() {
         "{listened_out}"
     );
     assert!(
-        String::from_utf8_lossy(&listened.stderr).contains("listening on 127.0.0.1:"),
+        String::from_utf8_lossy(&listened.stderr).contains(&format!("listening on {listen_at}")),
         "the listener says where it listens"
     );
+}
+
+#[test]
+fn two_nodes_probe_each_other() {
+    probe_each_other(&address());
+}
+
+#[test]
+fn two_nodes_probe_each_other_over_ipv6() {
+    // Where IPv6 is off there is no [::1] to test on.
+    let Ok(free) = TcpListener::bind("[::1]:0") else {
+        return;
+    };
+    let listen_at = format!("[::1]:{}", free.local_addr().expect("addr").port());
+    drop(free);
+    probe_each_other(&listen_at);
 }
 
 #[test]

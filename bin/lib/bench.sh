@@ -199,29 +199,9 @@ bn_wait_childless() {
     done
 }
 
-# Make mtr-like TLS files in $1 (owned by mysql): a CA (cacert.pem) and a
-# server certificate for localhost and 127.0.0.1 signed by it
-# (server-cert.pem, server-key.pem), X.509 v3, used by both roles.
-bn_make_certs() {
-    local d=$1
-    mkdir -p "$d"
-    (
-        cd "$d"
-        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=rsrsync bench CA" \
-            -keyout cakey.pem -out cacert.pem
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-            -keyout server-key.pem -out server.csr
-        printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
-        openssl x509 -req -days 30 -in server.csr -CA cacert.pem -CAkey cakey.pem \
-            -CAcreateserial -extfile server.ext -out server-cert.pem
-    ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "openssl failed to make the TLS files"; }
-    chown -R mysql:mysql "$d"
-    chmod 600 "$d"/*key.pem
-}
-
 # Copy node $1's datadir into the empty directory $2 as the limit of any
 # SST: tar -cf - | socat | tar -xf - over a TCP socket on $3:$4 (with TLS
-# when $5 names a directory of bn_make_certs: socat's OpenSSL, both sides
+# when $5 names a directory of cl_make_certs: socat's OpenSSL, both sides
 # verifying the CA), then syncfs of $2. Leaves galera.cache out (no SST
 # sends it); a file that changed while tar read it (the running server's
 # redo log) is no error. Prints "<copy s> <copy + sync s> <CPU s> <peak RSS KiB>" (CPU

@@ -64,12 +64,21 @@ cl_errlog() { printf '%s\n' "$CL_BASE/node$1/error.log"; }
 cl_socket() { printf '%s\n' "$CL_BASE/node$1/mysqld.sock"; }
 # Port number $2 (0 SQL, 1 galera, 2 IST, 3 SST) of node $1.
 cl_port() { printf '%s\n' $((CL_PORT_BASE + 10 * $1 + $2)); }
-# The address node $1 listens on.
+# The address node $1 listens on, bare (127.0.0.1, ::1).
 cl_addr() { printf '%s\n' "${CL_ADDR[$1]:-127.0.0.1}"; }
+# The host part of node $1's "host:port" forms: its address, an IPv6 one in
+# brackets ([::1]), as Galera and mariadbd want it.
+cl_host() {
+    local a
+    a=$(cl_addr "$1")
+    [[ $a == *:* ]] && a="[$a]"
+    printf '%s\n' "$a"
+}
 
-# Make node $1 listen on address $2 and run in the network namespace $3
-# (which must exist; "" = the host's). Call it before cl_init, which writes
-# the addresses into my.cnf. Host nodes only.
+# Make node $1 listen on address $2 (IPv4, or IPv6 without brackets: ::1)
+# and run in the network namespace $3 (which must exist; "" = the host's).
+# Call it before cl_init, which writes the addresses into my.cnf. Host
+# nodes only.
 cl_place_node() {
     [[ -z $CL_BASE ]] || die "cl_place_node must come before cl_init"
     CL_ADDR[$1]=$2
@@ -211,7 +220,7 @@ _cl_binlog_options() {
 # Print the my.cnf of the cluster: shared [mysqld], then one group per node.
 _cl_write_cnf() {
     local i addrs=()
-    for ((i = 1; i <= CL_NODES; i++)); do addrs+=("$(cl_addr "$i"):$(cl_port "$i" 1)"); done
+    for ((i = 1; i <= CL_NODES; i++)); do addrs+=("$(cl_host "$i"):$(cl_port "$i" 1)"); done
     local IFS=,
     cat <<EOF
 # Written by bin/lib/cluster.sh for the test cluster in $CL_BASE.
@@ -236,8 +245,9 @@ wsrep_slave_threads=2
 EOF
     unset IFS
     for ((i = 1; i <= CL_NODES; i++)); do
-        local g i_port s a weight=1
+        local g i_port s a h weight=1
         a=$(cl_addr "$i")
+        h=$(cl_host "$i")
         g=$(cl_port "$i" 1)
         i_port=$(cl_port "$i" 2)
         s=$(cl_port "$i" 3)
@@ -254,10 +264,10 @@ port=$(cl_port "$i" 0)
 pid_file=$CL_BASE/node$i/mysqld.pid
 log_error=$(cl_errlog "$i")
 wsrep_node_name=node$i
-wsrep_node_address=$a:$g
-wsrep_node_incoming_address=$a:$(cl_port "$i" 0)
-wsrep_sst_receive_address=$a:$s
-wsrep_provider_options="base_host=$a;base_port=$g;gmcast.listen_addr=tcp://$a:$g;ist.recv_addr=$a:$i_port;gcache.size=${CL_GCACHE:-64M};pc.weight=$weight"
+wsrep_node_address=$h:$g
+wsrep_node_incoming_address=$h:$(cl_port "$i" 0)
+wsrep_sst_receive_address=$h:$s
+wsrep_provider_options="base_host=$h;base_port=$g;gmcast.listen_addr=tcp://$h:$g;ist.recv_addr=$h:$i_port;gcache.size=${CL_GCACHE:-64M};pc.weight=$weight"
 EOF
     done
 }
@@ -496,12 +506,19 @@ cl_log_grep() {
     tail -c +$((${2:-0} + 1)) "$(cl_errlog "$1")" 2>/dev/null | grep -E -- "$3" || true
 }
 
-# Fail unless node $1's log, after byte $2, has a line matching the ERE $3;
-# on failure print node $1's WSREP_SST lines since $2 first.
+# Fail unless node $1's log, after byte $2, has a line matching the ERE $3
+# (printing its WSREP_SST lines when not).
 cl_expect_log() {
     [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
     cl_sst_lines "$1" "$2" >&2
     die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
+}
+
+# Fail if node $1's log, after byte $2, has a line matching the ERE $3.
+cl_refuse_log() {
+    local hit
+    hit=$(cl_log_grep "$1" "$2" "$3")
+    [[ -z $hit ]] || die "node $1's error log has /$3/, which it must not: $hit"
 }
 
 # Print the epoch seconds of the timestamp "(YYYYMMDD HH:MM:SS.mmm)" that
@@ -535,6 +552,26 @@ cl_sst_between() {
     t0=$(_cl_sst_stamp "$1" "$2" "$3") || return 1
     t1=$(_cl_sst_stamp "$1" "$2" "$4") || return 1
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# Make mtr-like TLS files in $1 (owned by mysql): a CA (cacert.pem) and a
+# server certificate for localhost, 127.0.0.1 and ::1 signed by it
+# (server-cert.pem, server-key.pem), X.509 v3, used by both roles.
+cl_make_certs() {
+    local d=$1
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=rsrsync test CA" \
+            -keyout cakey.pem -out cacert.pem
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout server-key.pem -out server.csr
+        printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n' >server.ext
+        openssl x509 -req -days 30 -in server.csr -CA cacert.pem -CAkey cakey.pem \
+            -CAcreateserial -extfile server.ext -out server-cert.pem
+    ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "openssl failed to make the TLS files"; }
+    chown -R mysql:mysql "$d"
+    chmod 600 "$d"/*key.pem
 }
 
 # Replace the [sst] options of my.cnf by the lines $1… ("key=value"; none:

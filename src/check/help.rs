@@ -24,6 +24,9 @@ CHECKING A NODE
                                    as its joiner would
       --timeout SECONDS            how long --listen and --peer wait (300)
       --json                       one JSON document instead of the table
+
+      HOST is a name or an IP address; an IPv6 address takes brackets when a
+      port follows ([fd00::2]:4444); a bare one (fd00::2) means port 4444.
 ";
 
 const MAIN: &str = "\

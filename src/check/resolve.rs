@@ -515,6 +515,14 @@ mod tests {
         );
         let (node, _) = resolved("[mysqld]\nbind-address=10.7.7.7\n", &args());
         assert_eq!(node.address.host, "10.7.7.7");
+        // Bare IPv6 literals, as galera_3nodes.galera_ipv6_rsync writes them.
+        let (node, _) = resolved("[mysqld]\nwsrep_node_address=::1\n", &args());
+        assert_eq!(
+            (node.address.host.as_str(), node.address.port),
+            ("[::1]", 4444)
+        );
+        let (node, _) = resolved("[mysqld]\nbind-address=::1\n", &args());
+        assert_eq!(node.address.host, "[::1]");
     }
 
     #[test]

@@ -39,6 +39,19 @@ impl SstAddress {
             None => (None, text),
         };
         ensure!(!rest.is_empty(), "empty SST address");
+        if let Ok(v6) = rest.parse::<Ipv6Addr>() {
+            // A bare IPv6 literal (`wsrep_node_address=::1`, as
+            // galera_3nodes.galera_ipv6_rsync sets it; mariadbd takes it
+            // as a host without a port) cannot carry a port: a trailing
+            // `:n` would be part of the address. Bracket it like mariadbd.
+            return Ok(SstAddress {
+                host: format!("[{v6}]"),
+                port: DEFAULT_PORT,
+                module: None,
+                sst_ver: None,
+                auth,
+            });
+        }
         let (host, after) = if let Some(v6) = rest.strip_prefix('[') {
             let close = v6
                 .find(']')
@@ -230,6 +243,23 @@ mod tests {
         assert_eq!(a.sst_ver.as_deref(), Some("1"));
         let a = addr("[fe80::1]");
         assert_eq!((a.host.as_str(), a.port), ("[fe80::1]", 4444));
+    }
+
+    #[test]
+    fn bare_ipv6_is_a_host_without_port() {
+        // wsrep_node_address=::1 (galera_ipv6_rsync), check --peer ::1.
+        let a = addr("::1");
+        assert_eq!((a.host.as_str(), a.port), ("[::1]", 4444));
+        assert_eq!(a.host_unescaped(), "::1");
+        let a = addr(" fd00::7 ");
+        assert_eq!((a.host.as_str(), a.port), ("[fd00::7]", 4444));
+        let a = addr("u:s@::1");
+        assert_eq!((a.auth.as_deref(), a.host.as_str()), (Some("u:s"), "[::1]"));
+        // Every colon belongs to the address: a port needs brackets.
+        assert_eq!(addr("::1:4445").host, "[::1:4445]");
+        assert_eq!(addr("[::1]:4445").port, 4445);
+        assert!(SstAddress::parse("::1/rsrsync_sst").is_err());
+        assert!(SstAddress::parse("fe80::1%eth0").is_err());
     }
 
     #[test]

@@ -42,13 +42,6 @@ on_exit() {
 trap on_exit EXIT
 install_traps err
 
-# Fail if node $1's log, after byte $2, has a line matching the ERE $3.
-refuse_log() {
-    local hit
-    hit=$(cl_log_grep "$1" "$2" "$3")
-    [[ -z $hit ]] || die "node $1's error log has /$3/, which it must not: $hit"
-}
-
 # Compare nodes 2 and 1 table by table; fail with the differing tables.
 expect_equal_tables() {
     local out
@@ -89,7 +82,7 @@ m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
 cl_expect_log 2 "$m2" "$M IST completed on joiner"
-refuse_log 2 "$m2" "$M SST completed on joiner"
+cl_refuse_log 2 "$m2" "$M SST completed on joiner"
 cl_expect_log 1 "$m1" "Bypassing state dump|$M IST completed on donor"
 for f in "${old_binlogs[@]}"; do
     [[ -f $(cl_datadir 2)/$f ]] || die "node 2's binlog $f vanished during the IST (MDEV-28583)"

@@ -34,6 +34,8 @@ require_root
 EXT=$(mktemp -d /var/tmp/rsrsync-ext.XXXXXX)
 chmod 755 "$EXT"
 DB='ext db ü'
+# Its directory name (MariaDB's file name encoding: ü is @1o).
+DB_DIR='ext@0020db@0020@1o'
 
 on_exit() {
     local rc=$?
@@ -61,13 +63,6 @@ prepare_ext() {
     cl_bind_node "$1" "$dir" "$EXT"
 }
 
-# Fail unless node $1's log after byte $2 has a line matching the ERE $3.
-log_has() {
-    [[ -n $(cl_log_grep "$1" "$2" "$3") ]] && return 0
-    cl_sst_lines "$1" "$2" >&2
-    die "node $1's error log lacks /$3/ (its WSREP_SST lines are above)"
-}
-
 # SHOW CREATE TABLE of every table of $DB on node $1.
 show_creates() {
     local t
@@ -89,18 +84,17 @@ expect_equal() {
 # Node 2's files behind EXT are regular files (its own, not the donor's),
 # as large as node 1's, and its .isl files and symlinks name them.
 expect_placed() {
-    local f rel n=0 enc
+    local f rel n=0
     while IFS= read -r -d '' f; do
         rel=${f#"$(ext_dir 1)"/}
         [[ -f $(ext_dir 2)/$rel && ! -L $(ext_dir 2)/$rel ]] || die "node 2 lacks $EXT/$rel"
         [[ $(stat -c %s "$f") == $(stat -c %s "$(ext_dir 2)/$rel") ]] || die "$EXT/$rel differs in size"
         n=$((n + 1))
     done < <(find "$(ext_dir 1)" -type f -print0)
-    enc=$(ls "$(cl_datadir 2)" | grep '^ext@0020db@0020')
-    for f in "$(cl_datadir 2)/$enc"/*.isl; do
+    for f in "$(cl_datadir 2)/$DB_DIR"/*.isl; do
         grep -q "^$EXT/" "$f" || die "$f names $(cat "$f"), not a file under $EXT"
     done
-    for f in "$(cl_datadir 2)/$enc"/*.MY[DI]; do
+    for f in "$(cl_datadir 2)/$DB_DIR"/*.MY[DI]; do
         [[ -L $f && $(readlink "$f") == "$EXT/"* ]] || die "$f is not a symlink into $EXT"
     done
     say "   node 2 holds its own $n files under $EXT, named by its .isl files and symlinks"
@@ -127,31 +121,32 @@ cl_sql 1 "CREATE DATABASE \`$DB\`;
     CREATE TABLE \`my ø\` (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=MyISAM
         DATA DIRECTORY='$EXT/idata' INDEX DIRECTORY='$EXT/iindex';
     CREATE TABLE local_t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;"
-for t in '`t ä x`' zipped parted '`my ø`' local_t; do
-    cl_sql 1 "INSERT INTO \`$DB\`.$t SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_20000"
+for t in 't ä x' zipped parted 'my ø' local_t; do
+    cl_sql 1 "INSERT INTO \`$DB\`.\`$t\` SELECT seq, REPEAT(MD5(seq), 6) FROM \`$DB\`.seq_1_to_20000"
 done
 say "   files under node 1's $EXT: $(find "$(ext_dir 1)" -type f | wc -l), $(du -sh "$(ext_dir 1)" | cut -f1)"
+[[ -d $(cl_datadir 1)/$DB_DIR ]] || die "no $DB_DIR in node 1's datadir: the name encoding differs"
 phase_end
 
 phase_begin "node 2 joins from an empty datadir (SST)"
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
-log_has 2 "$m2" "rsrsync SST completed on joiner"
+cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
 expect_equal
 expect_placed
 phase_end
 
 phase_begin "node 2 rejoins over its stale copy after rows changed (SST)"
 cl_stop 2
-for t in '`t ä x`' parted '`my ø`'; do
-    cl_sql 1 "UPDATE \`$DB\`.$t SET v = CONCAT('changed ', v) WHERE id % 7 = 0"
+for t in 't ä x' parted 'my ø'; do
+    cl_sql 1 "UPDATE \`$DB\`.\`$t\` SET v = CONCAT('changed ', v) WHERE id % 7 = 0"
 done
 rm -f "$(cl_datadir 2)/grastate.dat"
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
-log_has 2 "$m2" "rsrsync SST completed on joiner"
+cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
 expect_equal
 expect_placed
 phase_end
@@ -163,15 +158,15 @@ prepare_ext 2 root
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_down 2 "$m2"
-log_has 2 "$m2" "cannot write the file of table ext@0020db@0020"
-log_has 2 "$m2" "Cleanup after exit with status: 32"
+cl_expect_log 2 "$m2" "cannot write the file of table $DB_DIR"
+cl_expect_log 2 "$m2" "Cleanup after exit with status: 32"
 [[ -z $(ls -A "$(ext_dir 2 root)") ]] || die "the failed SST wrote under node 2's unprepared $EXT"
 say "   exit 32: $(cl_log_grep 2 "$m2" 'cannot write the file of table' | head -n 1 | cut -c1-160)…"
 prepare_ext 2
 m2=$(cl_log_mark 2)
 cl_start 2
 cl_wait_synced 2
-log_has 2 "$m2" "rsrsync SST completed on joiner"
+cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
 expect_equal
 expect_placed
 phase_end
@@ -179,11 +174,12 @@ phase_end
 phase_begin "check on node 1 lists the tables outside the datadir"
 report=$(_cl_node_as_mysql 1 wsrep_sst_rsrsync check --defaults-file="$CL_BASE/my.cnf" \
     --defaults-group-suffix=.1 2>&1 || true)
-for t in 't@0020@00e4@0020x' 'parted#P#p1' 'my@0020@00f8.MYD' 'my@0020@00f8.MYI'; do
+for t in "$DB_DIR/t@0020@0k@0020x.isl" "$DB_DIR/parted#P#p1.isl" "$DB_DIR/my@0020@1k.MYD" \
+    "$DB_DIR/my@0020@1k.MYI"; do
     grep -F "$t" <<<"$report" | grep -qF "$EXT/" ||
         { printf '%s\n' "$report" >&2; die "check does not list $t with its path under $EXT"; }
 done
-grep -F 'my@0020@00f8.MYD' <<<"$report" | grep -q 'could write' ||
+grep -F "$DB_DIR/my@0020@1k.MYD" <<<"$report" | grep -q 'could write' ||
     { printf '%s\n' "$report" >&2; die "check does not say whether an SST could write them"; }
 say "   $(grep -c "$EXT/" <<<"$report") lines name paths under $EXT"
 cl_stop 2

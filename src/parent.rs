@@ -159,18 +159,22 @@ mod tests {
     #[test]
     fn what_proc_tells_of_a_child() {
         let before = SystemTime::now();
-        let mut child = std::process::Command::new("sleep")
-            .args(["30", "--", "x y"])
+        // bash waiting on its stdin: an argument with a space, and a
+        // program that stays alive (sleep would refuse "x y" and exit).
+        let mut child = std::process::Command::new("bash")
+            .args(["-c", "read -t 30", "x y"])
+            .stdin(std::process::Stdio::piped())
             .spawn()
-            .expect("spawn sleep");
+            .expect("spawn bash");
+        crate::testutil::await_exec(child.id(), "bash");
         let proc = Process::find(child.id() as i32).expect("child");
         let argv = proc.argv().expect("cmdline");
         let started = proc.started().expect("start time");
         let comm = proc.comm();
         child.kill().expect("kill");
         child.wait().expect("reap");
-        assert_eq!(argv, ["sleep", "30", "--", "x y"]);
-        assert_eq!(comm.as_deref(), Some("sleep"));
+        assert_eq!(argv, ["bash", "-c", "read -t 30", "x y"]);
+        assert_eq!(comm.as_deref(), Some("bash"));
         // Clock ticks are 10 ms; allow for them and for a slow machine.
         let slack = Duration::from_secs(1);
         assert!(
@@ -185,6 +189,7 @@ mod tests {
             .arg("30")
             .spawn()
             .expect("spawn sleep");
+        crate::testutil::await_exec(child.id(), "sleep");
         let proc = Process::find(child.id() as i32).expect("child");
         assert!(proc.is_alive());
         child.kill().expect("kill");

@@ -33,3 +33,20 @@ impl Rng {
         (0..len).map(|_| self.next() as u8).collect()
     }
 }
+
+/// Waits (at most 5 s) until process `pid` runs the program `comm`: a
+/// child just spawned may not have reached its `exec` yet, and until then
+/// /proc shows the test binary's name and argv.
+pub(crate) fn await_exec(pid: u32, comm: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        // The kernel names the new program before it lays out its argv.
+        let named = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim_end() == comm);
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|a| !a.is_empty());
+        if named && argv {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -208,12 +208,14 @@ mod tests {
 
     /// `sleep 30`, unrelated to any SST.
     fn sleeper() -> Spawned {
-        Spawned(
-            Command::new("sleep")
+        Spawned({
+            let child = Command::new("sleep")
                 .arg("30")
                 .spawn()
-                .expect("spawn sleep"),
-        )
+                .expect("spawn sleep");
+            crate::testutil::await_exec(child.id(), "sleep");
+            child
+        })
     }
 
     /// A process whose argv is a stock joiner's of `datadir` (the way
@@ -234,6 +236,7 @@ mod tests {
             .stdin(Stdio::piped())
             .spawn()
             .expect("spawn bash");
+        crate::testutil::await_exec(child.id(), "bash");
         Spawned(child)
     }
 

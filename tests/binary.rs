@@ -24,7 +24,7 @@ fn sst_between_two_binaries() {
     let me = std::process::id().to_string();
     let joiner = Sst::start(&joiner_args(&jcnf, &jdata, &me), &[]);
     let (auth, address) = split_ready(&joiner.line());
-    assert!(address.ends_with("/rsrsync_sst//3"), "{address}");
+    assert!(address.ends_with("/rsrsync_sst//4"), "{address}");
     assert!(jdata.join("sst_in_progress").exists());
     assert!(jdata.join("wsrep_sst.pid").exists());
 
@@ -255,7 +255,7 @@ fn argument_and_environment_errors() {
     args.extend(base);
     let (code, log) = run(&args, &[("WSREP_SST_OPT_REMOTE_AUTH", ":ab")]);
     assert_eq!(code, 71, "protocol version mismatch: {log}");
-    let mut args = vec!["--role", "donor", "--address", "127.0.0.1:9/rsrsync_sst//3"];
+    let mut args = vec!["--role", "donor", "--address", "127.0.0.1:9/rsrsync_sst//4"];
     args.extend(base);
     let (code, log) = run(&args, &[]);
     assert_eq!(code, 22, "no secret from the joiner: {log}");

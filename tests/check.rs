@@ -679,7 +679,7 @@ fn help_and_version() {
     assert_eq!(
         out,
         format!(
-            "wsrep_sst_rsrsync {} (rsrsync protocol 3)\n",
+            "wsrep_sst_rsrsync {} (rsrsync protocol 4)\n",
             env!("CARGO_PKG_VERSION")
         )
     );

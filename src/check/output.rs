@@ -35,7 +35,7 @@ pub(crate) fn error(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "wsrep_sst_rsrsync: error: {text}");
 }
 
-/// `wsrep_sst_rsrsync 0.1.0 (rsrsync protocol 3)`.
+/// `wsrep_sst_rsrsync 0.1.0 (rsrsync protocol 4)`.
 pub(crate) fn version_line() -> String {
     format!(
         "wsrep_sst_rsrsync {} (rsrsync protocol {VERSION})\n",

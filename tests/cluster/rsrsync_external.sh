@@ -100,6 +100,17 @@ expect_placed() {
     say "   node 2 holds its own $n files under $EXT, named by its .isl files and symlinks"
 }
 
+# Node 2 joins by SST; every table equal, its files in place.
+join_and_verify() {
+    local m2
+    m2=$(cl_log_mark 2)
+    cl_start 2
+    cl_wait_synced 2
+    cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
+    expect_equal
+    expect_placed
+}
+
 phase_begin "node 1 creates tables outside its datadir"
 cl_init 2
 prepare_ext 1
@@ -129,12 +140,7 @@ say "   files under node 1's $EXT: $(find "$(ext_dir 1)" -type f | wc -l), $(du 
 phase_end
 
 phase_begin "node 2 joins from an empty datadir (SST)"
-m2=$(cl_log_mark 2)
-cl_start 2
-cl_wait_synced 2
-cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
-expect_equal
-expect_placed
+join_and_verify
 phase_end
 
 phase_begin "node 2 rejoins over its stale copy after rows changed (SST)"
@@ -143,12 +149,7 @@ for t in 't ä x' parted 'my ø'; do
     cl_sql 1 "UPDATE \`$DB\`.\`$t\` SET v = CONCAT('changed ', v) WHERE id % 7 = 0"
 done
 rm -f "$(cl_datadir 2)/grastate.dat"
-m2=$(cl_log_mark 2)
-cl_start 2
-cl_wait_synced 2
-cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
-expect_equal
-expect_placed
+join_and_verify
 phase_end
 
 phase_begin "node 2's directory is not prepared: the SST fails, a retry joins"
@@ -163,12 +164,7 @@ cl_expect_log 2 "$m2" "Cleanup after exit with status: 32"
 [[ -z $(ls -A "$(ext_dir 2 root)") ]] || die "the failed SST wrote under node 2's unprepared $EXT"
 say "   exit 32: $(cl_log_grep 2 "$m2" 'cannot write the file of table' | head -n 1 | cut -c1-160)…"
 prepare_ext 2
-m2=$(cl_log_mark 2)
-cl_start 2
-cl_wait_synced 2
-cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
-expect_equal
-expect_placed
+join_and_verify
 phase_end
 
 phase_begin "check on node 1 lists the tables outside the datadir"

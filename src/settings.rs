@@ -90,13 +90,21 @@ pub(crate) struct Settings {
     pub(crate) live_settled: Duration,
     /// Donor: compress blocks (`rsrsync-compress=lz4|zstd`, default none).
     pub(crate) compress: Option<Codec>,
+    /// Donor, short lock: clone the files under the lock where the
+    /// filesystem can (`rsrsync-snapshot=auto`, the default) and send the
+    /// clones after `continue`; `off` compares every file under the lock.
+    pub(crate) snapshot: bool,
+    /// Tests: the byte-equal oracle's directory (`RSRSYNC_TEST_HOLD`,
+    /// see `roles::oracle`).
+    pub(crate) test_hold: Option<PathBuf>,
     pub(crate) tls: TlsSettings,
 }
 
 /// rsrsync's switches in `[sst]` and their values (the first is the
 /// default); `check` reports them from this list too.
-pub(crate) const SWITCHES: [(&str, &[&str]); 3] = [
+pub(crate) const SWITCHES: [(&str, &[&str]); 4] = [
     ("rsrsync-lock", &["short", "full"]),
+    ("rsrsync-snapshot", &["auto", "off"]),
     ("rsrsync-delta", &["on", "off"]),
     ("rsrsync-compress", &["none", "lz4", "zstd"]),
 ];
@@ -234,8 +242,11 @@ impl Settings {
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         let tls = TlsSettings::resolve(config, role)?;
-        let [lock, delta, compress] = SWITCHES.map(|(key, choices)| switch(config, key, choices));
+        let [lock, snapshot, delta, compress] =
+            SWITCHES.map(|(key, choices)| switch(config, key, choices));
         let short_lock = lock? == "short";
+        // rsrsync-lock=full reads every file under the lock: no snapshot.
+        let snapshot = snapshot? == "auto" && short_lock;
         let delta = delta? == "on";
         let compress = Codec::from_name(compress?);
         // mtr's hook that hides stunnel from the rsync method: for us, TLS
@@ -257,6 +268,10 @@ impl Settings {
             short_lock,
             live_settled: Duration::from_secs(1),
             compress,
+            snapshot,
+            test_hold: env("RSRSYNC_TEST_HOLD")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             role,
             method: method_name(program),
             address,

@@ -16,10 +16,11 @@ use serde_json::json;
 
 use super::args::DryRunArgs;
 use super::output::emit;
-use super::report::{class_key, class_name, human_bytes};
+use super::report::{class_key, class_name};
 use crate::cli::Role;
 use crate::config::Config;
 use crate::exit::{Exit, fail};
+use crate::fsutil::human_bytes;
 use crate::roles::donor::transfer_entries;
 use crate::server_input::{RemoteAuth, read_remote_auth};
 use crate::settings::Settings;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 use anyhow::Result;
 
-use super::report::{ClassTotal, Report, TransferSet, class_name, human_bytes};
+use super::report::{ClassTotal, Report, TransferSet, class_name};
 use super::resolve::Node;
+use crate::fsutil::human_bytes;
 use crate::protocol::Class;
 use crate::roles::donor::transfer_entries;
 use crate::roles::pidfile::{self, Previous};

@@ -131,6 +131,7 @@ fn check(args: &CheckArgs) -> Result<Report> {
         .map(TransferSet::class_bytes)
         .unwrap_or_default();
     space::report_local(&node.settings, &own, &mut report);
+    space::report_snapshot(&node.settings, &mut report);
     if args.listen {
         probe::listen(&node, mine.as_ref(), args.timeout, &mut report);
     }

@@ -12,7 +12,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::report::{Report, Source, Status, class_key, class_name, human_bytes};
+use super::report::{Report, Source, Status, class_key, class_name};
+use crate::fsutil::human_bytes;
 use crate::protocol::VERSION;
 
 /// Writes `text` to stdout.

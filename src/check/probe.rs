@@ -34,10 +34,11 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Map, Value, json};
 
 use super::output::notice;
-use super::report::{ClassBytes, Report, TransferSet, class_key, class_of_key, human_bytes};
+use super::report::{ClassBytes, Report, TransferSet, class_key, class_of_key};
 use super::resolve::Node;
 use super::space::{Room, judge, rooms};
 use crate::cli::Role;
+use crate::fsutil::human_bytes;
 use crate::net::address::{SstAddress, listen_addresses, resolve};
 use crate::net::{Listener, TimedStream, Transport};
 use crate::protocol::VERSION;

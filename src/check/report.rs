@@ -202,21 +202,6 @@ pub(crate) fn class_of_key(key: &str) -> Option<Class> {
     Class::ALL.into_iter().find(|c| class_key(*c) == key)
 }
 
-/// `1.5 GiB`, `312.0 KiB`, `17 B`.
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,14 +219,6 @@ mod tests {
             (report.count(Status::Warn), report.count(Status::Fail)),
             (1, 1)
         );
-    }
-
-    #[test]
-    fn sizes_read_like_df() {
-        assert_eq!(human_bytes(17), "17 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-        assert_eq!(human_bytes(u64::MAX), "16384.0 PiB");
     }
 
     #[test]

@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::files::class_dirs;
-use super::report::{ClassBytes, Report, human_bytes};
+use super::report::{ClassBytes, Report, class_name};
+use crate::fsutil::human_bytes;
 use crate::protocol::Class;
 use crate::settings::Settings;
+use crate::transfer::snapshot;
 
 /// One filesystem of the joiner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +124,60 @@ pub(crate) fn report_local(settings: &Settings, own: &ClassBytes, report: &mut R
             format!("cannot read the free space: {err:#}"),
             "run check as root or as the user mariadbd runs as",
         ),
+    }
+}
+
+/// Whether this node, as a donor, could clone its files under the lock
+/// (see [`crate::transfer::snapshot`]): one line per filesystem of the
+/// class directories.
+pub(crate) fn report_snapshot(settings: &Settings, report: &mut Report) {
+    const ITEM: &str = "snapshot";
+    if !settings.snapshot {
+        report.info(
+            ITEM,
+            "off (rsrsync-snapshot=off or rsrsync-lock=full): every file is compared under \
+             the lock",
+        );
+        return;
+    }
+    let mut dirs = class_dirs(settings);
+    if let Some(binlog) = &settings.binlog {
+        dirs.retain(|(class, _)| *class != Class::Binlog);
+        dirs.push((Class::Binlog, binlog.dir.clone()));
+    }
+    let mut seen: Vec<(u64, Vec<String>, PathBuf)> = Vec::new();
+    for (class, dir) in dirs {
+        let existing = dir
+            .ancestors()
+            .find(|p| p.is_dir())
+            .unwrap_or(Path::new("/"));
+        let Ok(meta) = std::fs::metadata(existing) else {
+            continue;
+        };
+        let name = format!("{} ({})", existing.display(), class_name(class));
+        match seen.iter_mut().find(|(dev, _, _)| *dev == meta.dev()) {
+            Some((_, names, _)) => names.push(name),
+            None => seen.push((meta.dev(), vec![name], existing.to_path_buf())),
+        }
+    }
+    for (_, names, dir) in seen {
+        let names = names.join(", ");
+        match snapshot::probe(&dir) {
+            Ok(()) => report.ok(
+                ITEM,
+                format!(
+                    "the filesystem of {names} clones files (reflink): under the lock the \
+                     donor clones them and sends the clones after it"
+                ),
+            ),
+            Err(why) => report.info(
+                ITEM,
+                format!(
+                    "not on the filesystem of {names} ({why}): its files are compared under \
+                     the lock after live rounds"
+                ),
+            ),
+        }
     }
 }
 

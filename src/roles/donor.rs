@@ -4,11 +4,12 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use super::oracle;
 use super::pidfile::PidFile;
 use super::{Report, is_state_line, read_small, remove_quietly};
 use crate::exit::{Exit, fail};
@@ -16,14 +17,15 @@ use crate::net::address::resolve;
 use crate::net::{Connection, TimedStream, Transport, handshake};
 use crate::progress::{Progress, Reporter};
 use crate::protocol::auth::Key;
-use crate::protocol::{Channel, Frame, Mode, VERSION};
+use crate::protocol::{Channel, Class, Frame, Mode, VERSION};
 use crate::settings::{Binlog, Settings};
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
-use crate::transfer::send::{Controls, Plan, Round, send_data, send_manifest};
-use crate::transfer::walk::{Entry, walk};
+use crate::transfer::send::{Controls, Plan, Release, Round, Unlock, send_data, send_manifest};
+use crate::transfer::snapshot::{self, Stamps};
+use crate::transfer::walk::{Entry, EntryKind, walk};
 
 /// How long the donor keeps retrying to reach the joiner's port.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -86,7 +88,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     }
 
     let streams = settings.streams;
-    let live = settings.short_lock;
+    let live = settings.short_lock && !snapshot_covers(settings)?;
     control.send(&Frame::Begin {
         mode: Mode::Sst,
         streams: streams as u16,
@@ -99,13 +101,15 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         streams,
         progress: settings.progress.then(|| out.clone()),
     };
+    // With every file cloned under the lock, a live round would only read
+    // the datadir once more: the one round comes after `continue`.
     let mut done: Vec<Arc<Progress>> = Vec::new();
     if live {
         // Copy while the server runs, again while that pays (see
         // worth_another_live_round); what changes meanwhile is settled under
         // the lock, which therefore lasts only for the differences.
         loop {
-            let round = rounds.run(&mut control, &connect, &[], true)?;
+            let round = rounds.run(&mut control, &connect, &[], None)?;
             let secs = round.elapsed();
             done.push(round);
             let unsettled: Vec<u64> = done.iter().map(|r| r.unsettled()).collect();
@@ -129,17 +133,46 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         "Tables flushed: mariadbd took {:.3} s to take the lock",
         locked.elapsed().as_secs_f64()
     );
+    let flush_secs = locked.elapsed().as_secs_f64();
     let binlogs = binlogs_of(settings)?;
     if live {
         control.send(&Frame::Round { live: false })?;
     }
-    done.push(rounds.run(&mut control, &connect, &binlogs, false)?);
+    let lock = OnceLock::new();
+    let mut resume = out.clone();
+    let release = Box::new(|| {
+        resume.resume()?;
+        let secs = locked.elapsed().as_secs_f64();
+        log::info!("Lock released after {secs:.3} s ({flush_secs:.3} s of them mariadbd's flush)");
+        let _ = lock.set(secs);
+        Ok(())
+    });
+    done.push(rounds.run(&mut control, &connect, &binlogs, Some(release))?);
     log::info!("Transfer of data done");
-    out.resume()?;
-    let lock = locked.elapsed().as_secs_f64();
     finish(&mut control, out, &state, false)?;
     log::info!("{method} SST completed on donor");
-    Ok(Report::of(&done, Some(lock)))
+    Ok(Report::of(&done, lock.get().copied()))
+}
+
+/// Whether the locked round could clone every file (see
+/// [`crate::transfer::snapshot`]), asked before the first round; says why
+/// not.
+fn snapshot_covers(settings: &Settings) -> Result<bool> {
+    if !settings.snapshot {
+        return Ok(false);
+    }
+    let entries = transfer_entries(settings)?;
+    let plan = Plan::new(&entries)?;
+    match snapshot::covers(&plan.sources()) {
+        Ok(()) => {
+            log::info!("snapshot: every file can be cloned under the lock: no live round");
+            Ok(true)
+        }
+        Err(why) => {
+            log::info!("snapshot: not for every file ({why}): live rounds first");
+            Ok(false)
+        }
+    }
 }
 
 /// Live rounds at most before the lock.
@@ -173,20 +206,60 @@ struct Rounds<'a> {
 }
 
 impl Rounds<'_> {
-    /// One round: walk, file list, the joiner's `Have`s, data; `live`
-    /// while the server runs (files may change), else under the lock.
+    /// One round: walk, file list, the joiner's `Have`s, data; live while
+    /// the server runs (files may change), else under the lock, which
+    /// `release` ends as soon as every file is read or cloned.
     fn run(
         &self,
         control: &mut Connection<Transport>,
         connect: &dyn Fn(Channel) -> Result<Connection<Transport>>,
         binlogs: &[PathBuf],
-        live: bool,
+        release: Option<Release<'_>>,
     ) -> Result<Arc<Progress>> {
+        let live = release.is_none();
         let name = if live { "live" } else { "locked" };
         let controls = Controls::read(&self.settings.layout)?;
         let entries = walk(&self.settings.layout, binlogs, !live)?;
         let mut plan = Plan::new(&entries)?;
         plan.hold(controls);
+        let sources = plan.sources();
+        // Aria's checkpoint may write its log and control file at any time,
+        // lock or not (see `CONTROL_FILES` in transfer::send): not a change
+        // that tears the copy.
+        let watched: Vec<(&Path, u64)> = entries
+            .iter()
+            .filter(|e| e.class != Class::AriaLog)
+            .filter_map(|e| match &e.kind {
+                EntryKind::File { source, size } => Some((source.as_path(), *size)),
+                _ => None,
+            })
+            .collect();
+        let unlock = release.map(|release| {
+            let stamps = Stamps::take(&watched);
+            if self.settings.snapshot {
+                let started = Instant::now();
+                plan.adopt(snapshot::take(&sources));
+                log::info!(
+                    "snapshot: {} of {} files cloned in {:.3} s",
+                    plan.files() - plan.locked_files(),
+                    plan.files(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            let (entries, watched, stop) = (&entries, &watched, self.stop);
+            let hold = self.settings.test_hold.as_deref();
+            Unlock::new(move || {
+                stamps.verify(watched)?;
+                if let Some(dir) = hold {
+                    oracle::hold_donor(dir, entries, stop)?;
+                }
+                release()
+            })
+        });
+        // Everything cloned: the lock can go before the file list does.
+        if let (Some(unlock), 0) = (&unlock, plan.locked_files()) {
+            unlock.release()?;
+        }
         log::info!(
             "{name} round: sending {} files ({} bytes) over {} streams",
             plan.files(),
@@ -200,18 +273,23 @@ impl Rounds<'_> {
             .collect::<Result<Vec<_>>>()?;
         let progress = Progress::new("donor", plan.bytes(), plan.files());
         let reporter = Reporter::start(Arc::clone(&progress), self.progress.clone());
+        let round = Round {
+            held,
+            live,
+            codec: self.settings.compress,
+        };
         send_data(
             &plan,
-            &Round {
-                held,
-                live,
-                codec: self.settings.compress,
-            },
+            &round,
+            unlock.as_ref(),
             conns,
             control,
             &progress,
             self.stop,
         )?;
+        if let Some(unlock) = &unlock {
+            unlock.release()?;
+        }
         drop(reporter);
         log::info!("{name} round: {}", progress.totals());
         Ok(progress)

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::acceptor::{next_connection, spawn_acceptor};
 use super::binlogs::replace_binlogs;
+use super::oracle;
 use super::pidfile::PidFile;
 use super::{Report, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
@@ -113,6 +114,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     let result = session(settings, stop, &incoming, out);
     finished.store(true, Ordering::SeqCst);
     let (state, received) = result?;
+    if let (Some(dir), Some(_)) = (&settings.test_hold, &received) {
+        oracle::hold_joiner(dir, stop)?;
+    }
 
     if !settings.joiner_delay.is_zero() {
         log::info!(

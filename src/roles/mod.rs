@@ -27,6 +27,7 @@ mod e2e_tests;
 #[cfg(test)]
 mod hostile_tests;
 mod joiner;
+mod oracle;
 pub(crate) mod pidfile;
 #[cfg(test)]
 mod test_support;

@@ -17,6 +17,7 @@ pub(crate) mod manifest;
 pub(crate) mod receive;
 mod schedule;
 pub(crate) mod send;
+pub(crate) mod snapshot;
 pub(crate) mod walk;
 
 /// Bytes per block: the unit of hashing, of `Block` frames and of holes.

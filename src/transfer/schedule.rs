@@ -28,6 +28,8 @@ struct Cursor {
     blocks: u64,
     /// Streams currently sending this file.
     senders: u32,
+    /// Sent before the others (see [`Schedule::new`]).
+    urgent: bool,
 }
 
 impl Cursor {
@@ -52,19 +54,24 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    /// A schedule for files of the given block counts and sizes.
-    pub(crate) fn new(files: &[(u64, u64)]) -> Schedule {
+    /// A schedule for files of the given block counts and sizes, those
+    /// marked urgent (read under the lock) before the others.
+    pub(crate) fn new(files: &[(u64, u64, bool)]) -> Schedule {
         let cursors: Vec<Cursor> = files
             .iter()
-            .map(|&(blocks, _)| Cursor {
+            .map(|&(blocks, _, urgent)| Cursor {
                 next: 0,
                 pieces: blocks.div_ceil(PIECE_BLOCKS).max(1),
                 blocks,
                 senders: 0,
+                urgent,
             })
             .collect();
         let mut order: Vec<u32> = (0..files.len() as u32).collect();
-        order.sort_by_key(|&id| std::cmp::Reverse(files[id as usize].1));
+        order.sort_by_key(|&id| {
+            let (_, size, urgent) = files[id as usize];
+            std::cmp::Reverse((urgent, size))
+        });
         Schedule {
             state: Mutex::new(State {
                 cursors,
@@ -77,13 +84,6 @@ impl Schedule {
     /// The next piece for a stream that last sent a piece of `previous`.
     pub(crate) fn next(&self, previous: Option<u32>) -> Option<Piece> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = previous {
-            if state.cursors[file as usize].left() > 0 {
-                return Some(take(&mut state.cursors[file as usize], file));
-            }
-            let cursor = &mut state.cursors[file as usize];
-            cursor.senders = cursor.senders.saturating_sub(1);
-        }
         while let Some(&file) = state.order.get(state.start) {
             if state.cursors[file as usize].left() > 0 {
                 break;
@@ -95,14 +95,30 @@ impl Schedule {
             order,
             start,
         } = &mut *state;
-        let candidates = order[*start..].iter().copied();
-        let free = candidates
-            .clone()
-            .find(|&f| cursors[f as usize].left() > 0 && cursors[f as usize].senders == 0);
-        let file = free.or_else(|| {
-            candidates
+        // Urgent files come first in `order`: the first with pieces left
+        // tells whether any urgent piece is left.
+        let urgent_left = order
+            .get(*start)
+            .is_some_and(|&f| cursors[f as usize].urgent);
+        if let Some(file) = previous {
+            let cursor = &mut cursors[file as usize];
+            if cursor.left() > 0 && (cursor.urgent || !urgent_left) {
+                return Some(take(cursor, file));
+            }
+            cursor.senders = cursor.senders.saturating_sub(1);
+        }
+        let candidates = || {
+            order[*start..]
+                .iter()
+                .copied()
                 .filter(|&f| cursors[f as usize].left() > 0)
-                .max_by_key(|&f| cursors[f as usize].left())
+        };
+        let free = candidates().find(|&f| {
+            let cursor = &cursors[f as usize];
+            cursor.senders == 0 && (cursor.urgent || !urgent_left)
+        });
+        let file = free.or_else(|| {
+            candidates().max_by_key(|&f| (cursors[f as usize].urgent, cursors[f as usize].left()))
         })?;
         cursors[file as usize].senders += 1;
         Some(take(&mut cursors[file as usize], file))
@@ -150,12 +166,17 @@ mod tests {
     fn every_block_once_and_streams_keep_to_their_files() {
         let p = PIECE_BLOCKS;
         // File 0: 3 pieces, file 1: 2.5 pieces, file 2: empty, file 3: 1 block.
-        let files = [(3 * p, 30), (2 * p + p / 2, 20), (0, 0), (1, 1)];
+        let files = [
+            (3 * p, 30, false),
+            (2 * p + p / 2, 20, false),
+            (0, 0, false),
+            (1, 1, false),
+        ];
         let got = drain(&Schedule::new(&files), 2);
         let mut all: Vec<Piece> = got.iter().flatten().copied().collect();
         all.sort_by_key(|x| (x.file, x.first));
         let mut expected = Vec::new();
-        for (file, &(blocks, _)) in files.iter().enumerate() {
+        for (file, &(blocks, _, _)) in files.iter().enumerate() {
             let pieces = blocks.div_ceil(p).max(1);
             for i in 0..pieces {
                 let first = i * p;
@@ -181,10 +202,38 @@ mod tests {
 
     #[test]
     fn one_big_file_is_shared_by_every_stream() {
-        let files = [(10 * PIECE_BLOCKS, 10)];
+        let files = [(10 * PIECE_BLOCKS, 10, false)];
         let got = drain(&Schedule::new(&files), 3);
         assert!(got.iter().all(|g| !g.is_empty()), "{got:?}");
         assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 10);
+    }
+
+    #[test]
+    fn urgent_files_go_first_and_are_shared_first() {
+        let p = PIECE_BLOCKS;
+        // A big file with a clone, two small ones to read under the lock.
+        let files = [(8 * p, 80, false), (3 * p, 3, true), (p, 1, true)];
+        let schedule = Schedule::new(&files);
+        let mut current: Vec<Option<u32>> = vec![None; 3];
+        let mut handed = Vec::new();
+        for turn in 0..12 {
+            let s = turn % 3;
+            if let Some(piece) = schedule.next(current[s]) {
+                current[s] = Some(piece.file);
+                handed.push(piece.file);
+            }
+        }
+        assert_eq!(
+            handed[..3],
+            [1, 2, 1],
+            "both urgent files start, the larger shared"
+        );
+        assert_eq!(
+            handed[..4],
+            [1, 2, 1, 1],
+            "every urgent piece before the others"
+        );
+        assert_eq!(handed.len(), 12, "then the big file on every stream");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -24,6 +24,7 @@ use nix::unistd::{Whence, lseek};
 use super::Layout;
 use super::codec::{Codec, Compressor};
 use super::schedule::{Piece, Schedule};
+use super::snapshot::Snapshot;
 use super::walk::{Entry, EntryKind};
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::exit::Exit;
@@ -52,6 +53,9 @@ struct PlanFile<'a> {
     blocks: u64,
     /// A control file's bytes, read before any other file of the round.
     held: Option<Vec<u8>>,
+    /// Its clone under the lock ([`Plan::adopt`]), read instead of it
+    /// once the lock is gone; without one it is read under the lock.
+    clone: Option<File>,
 }
 
 /// Blocks a stream asks the kernel to read ahead of the block it reads.
@@ -114,6 +118,7 @@ impl<'a> Plan<'a> {
                     size: *size,
                     blocks: block_count(*size, BLOCK_SIZE),
                     held: None,
+                    clone: None,
                 });
             }
         }
@@ -133,6 +138,23 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Every file's path and size, by id.
+    pub(crate) fn sources(&self) -> Vec<(&'a Path, u64)> {
+        self.files.iter().map(|f| (f.source, f.size)).collect()
+    }
+
+    /// Reads the files `snapshot` cloned from their clones.
+    pub(crate) fn adopt(&mut self, snapshot: Snapshot) {
+        for (file, clone) in self.files.iter_mut().zip(snapshot.clones) {
+            file.clone = clone;
+        }
+    }
+
+    /// Files to read before the lock may go: those without a clone.
+    pub(crate) fn locked_files(&self) -> u64 {
+        self.files.iter().filter(|f| f.clone.is_none()).count() as u64
+    }
+
     /// Number of files.
     pub(crate) fn files(&self) -> u64 {
         self.files.len() as u64
@@ -144,7 +166,11 @@ impl<'a> Plan<'a> {
     }
 
     fn schedule(&self) -> Schedule {
-        let shape: Vec<(u64, u64)> = self.files.iter().map(|f| (f.blocks, f.size)).collect();
+        let shape: Vec<(u64, u64, bool)> = self
+            .files
+            .iter()
+            .map(|f| (f.blocks, f.size, f.clone.is_none()))
+            .collect();
         Schedule::new(&shape)
     }
 }
@@ -208,10 +234,56 @@ pub(crate) struct Round {
     pub(crate) codec: Option<Codec>,
 }
 
+/// The end of the lock: what runs once every file without a clone has
+/// been read (by the stream that reads the last one, or at the start of
+/// the round when there is none), so the lock lasts for those files only.
+pub(crate) struct Unlock<'u> {
+    left: AtomicU64,
+    then: Mutex<Option<Release<'u>>>,
+}
+
+/// What ends the lock (prints `continue`).
+pub(crate) type Release<'u> = Box<dyn FnOnce() -> Result<()> + Send + 'u>;
+
+impl std::fmt::Debug for Unlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unlock").field("left", &self.left).finish()
+    }
+}
+
+impl<'u> Unlock<'u> {
+    /// `then` ends the lock.
+    pub(crate) fn new(then: impl FnOnce() -> Result<()> + Send + 'u) -> Unlock<'u> {
+        Unlock {
+            left: AtomicU64::new(0),
+            then: Mutex::new(Some(Box::new(then))),
+        }
+    }
+
+    /// Ends the lock now, unless that was done already.
+    pub(crate) fn release(&self) -> Result<()> {
+        let then = self
+            .then
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        then.map_or(Ok(()), |then| then())
+    }
+
+    /// One of the files read under the lock is read.
+    fn file_read(&self) -> Result<()> {
+        if self.left.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.release()?;
+        }
+        Ok(())
+    }
+}
+
 /// What the workers share.
-struct Shared<'p, 'a> {
+struct Shared<'p, 'a, 'u> {
     plan: &'p Plan<'a>,
     round: &'p Round,
+    unlock: Option<&'p Unlock<'u>>,
     schedule: Schedule,
     /// Folds of files split into several pieces, while in flight.
     folds: Mutex<HashMap<u32, Fold>>,
@@ -222,11 +294,13 @@ struct Shared<'p, 'a> {
 }
 
 /// Sends every block over `conns` (one worker each), counting into
-/// `progress`. Keeps `control` alive meanwhile. A failure anywhere stops
-/// every worker (through `stop`) and is returned.
+/// `progress`, the files without a clone first, and runs `unlock` once
+/// they are read. Keeps `control` alive meanwhile. A failure anywhere
+/// stops every worker (through `stop`) and is returned.
 pub(crate) fn send_data(
     plan: &Plan<'_>,
     round: &Round,
+    unlock: Option<&Unlock<'_>>,
     conns: Vec<Connection<Transport>>,
     control: &mut Connection<Transport>,
     progress: &Progress,
@@ -236,9 +310,17 @@ pub(crate) fn send_data(
         round.held.len() == plan.files.len(),
         "held sizes do not match the plan"
     );
+    if let Some(unlock) = unlock {
+        let left = plan.locked_files();
+        unlock.left.store(left, Ordering::SeqCst);
+        if left == 0 {
+            unlock.release()?;
+        }
+    }
     let shared = Shared {
         plan,
         round,
+        unlock,
         schedule: plan.schedule(),
         folds: Mutex::new(HashMap::new()),
         abandoned: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
@@ -327,8 +409,8 @@ struct Started {
 }
 
 /// One data stream: takes pieces until none are left, then `End`.
-struct Worker<'w, 'p, 'a> {
-    shared: &'w Shared<'p, 'a>,
+struct Worker<'w, 'p, 'a, 'u> {
+    shared: &'w Shared<'p, 'a, 'u>,
     conn: Connection<Transport>,
     buf: Vec<u8>,
     /// Where blocks that are only compared are hashed (see [`HASH_CHUNK`]).
@@ -341,8 +423,8 @@ struct Worker<'w, 'p, 'a> {
     compressor: Option<Compressor>,
 }
 
-impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
-    fn new(shared: &'w Shared<'p, 'a>, conn: Connection<Transport>) -> Result<Self> {
+impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
+    fn new(shared: &'w Shared<'p, 'a, 'u>, conn: Connection<Transport>) -> Result<Self> {
         let compressor = match shared.round.codec {
             Some(codec) => Some(Compressor::new(codec, BLOCK_SIZE as usize)?),
             None => None,
@@ -609,6 +691,10 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
         if let Some(digest) = digest {
             self.conn.write_frame(&Frame::Digest { id, digest })?;
             self.shared.progress.add_file();
+            let locked = self.shared.plan.files[id as usize].clone.is_none();
+            if let (Some(unlock), true) = (self.shared.unlock, locked) {
+                unlock.file_read()?;
+            }
         }
         Ok(())
     }
@@ -840,7 +926,11 @@ impl<'w, 'p, 'a> Worker<'w, 'p, 'a> {
 /// note whether it may have holes.
 fn open_source(id: u32, file: &PlanFile<'_>) -> Result<Source, Unreadable> {
     let shown = file.source.display().to_string();
-    let handle = File::open(file.source).map_err(|e| {
+    let opened = match &file.clone {
+        Some(clone) => clone.try_clone(),
+        None => File::open(file.source),
+    };
+    let handle = opened.map_err(|e| {
         let err = describe(&e, &shown, "opening");
         if e.kind() == std::io::ErrorKind::NotFound {
             Unreadable::Changed(err)

@@ -74,6 +74,9 @@ RS_APT_PACKAGES=(
     # packaging/test-packages: unpacking the .rpm, and the linters whose
     # verdict it checks (both in Debian 12).
     rpm2cpio cpio lintian rpmlint
+    # tests/cluster/rsrsync_oracle.sh: its write load, and the XFS image
+    # (reflink) its cluster runs on.
+    sysbench xfsprogs
 )
 
 # Install the missing ones of the given apt packages, quietly; output goes to

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The byte-equal oracle (issue 16 point 2), on a real 2-node MariaDB Galera
+# cluster whose datadirs sit on a fresh XFS image with reflink (so the
+# donor can clone under the lock), with writes running on node 1:
+#   node 1 (the donor) and node 2 run with RSRSYNC_TEST_HOLD, so at the
+#   end of its locked work the donor, still holding the read lock, lists
+#   its transfer set and waits: this test copies those files (the state
+#   the lock stands for) and lets it go on. Once the joiner has every file
+#   in place and synced, before its mariadbd opens InnoDB, it waits too:
+#   this test compares every file it received with the copy, byte for
+#   byte, and finds no table file on the joiner outside the set. Then
+#   node 2 joins and its tables equal node 1's.
+# Runs ORACLE_RUNS SSTs (default 4) rotating over ORACLE_VARIANTS (default
+# "snapshot classic": rsrsync-snapshot=auto, where every file is cloned
+# and the one round runs after `continue`, and rsrsync-snapshot=off, live
+# rounds then the full compare under the lock), each first into an empty
+# joiner, then (from the second pass over the variants) into the joiner's
+# previous datadir (a re-join: delta).
+# ORACLE_LOAD: "writes" (default: sysbench oltp_write_only at 100 tx/s) or
+# "torture" (oltp_write_only unlimited, plus DDL in a loop on node 1:
+# ALTER TABLE … FORCE, ADD/DROP INDEX, TRUNCATE and a bulk load into the
+# empty table, DROP/CREATE, RENAME, and undo truncation). DATA_MB (20)
+# sizes the data; ORACLE_FS=host puts the cluster on /tmp instead of XFS
+# (no clones: the snapshot variant falls back). rsrsync only. Needs root.
+# Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
+# long version.
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bin/lib/common.sh
+. "$ROOT/bin/lib/common.sh"
+# shellcheck source=bin/lib/cluster.sh
+. "$ROOT/bin/lib/cluster.sh"
+# shellcheck source=bin/lib/data.sh
+. "$ROOT/bin/lib/data.sh"
+# shellcheck source=bin/lib/bench.sh
+. "$ROOT/bin/lib/bench.sh"
+# shellcheck source=bin/lib/scratch.sh
+. "$ROOT/bin/lib/scratch.sh"
+# shellcheck source=bin/lib/phases.sh
+. "$ROOT/bin/lib/phases.sh"
+
+run_with_time_limit "${TEST_TIME_LIMIT:-1800}" "$0" "$@"
+require_root
+[[ $SST_METHOD == rsrsync ]] || die "the oracle holds rsrsync's donor and joiner; run it with SST_METHOD=rsrsync"
+: "${DATA_MB:=20}" "${ORACLE_RUNS:=4}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
+: "${ORACLE_VARIANTS:=snapshot classic}"
+read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
+BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT=''
+
+on_exit() {
+    local rc=$?
+    trap - ERR
+    phase_fail_open
+    [[ -z $DDL_PID ]] || kill -TERM "$DDL_PID" 2>/dev/null || true
+    [[ -z $BN_LOAD_PID ]] || kill -TERM "$BN_LOAD_PID" 2>/dev/null || true
+    # Release any side still held, so the nodes can stop.
+    [[ -z $HOLD ]] || touch "$HOLD/donor.go" "$HOLD/joiner.go" 2>/dev/null || true
+    if [[ $rc -ne 0 && -n $CL_BASE && -d $CL_BASE && $ORACLE_FS == xfs ]]; then
+        # The cluster is on the image, which goes: keep its logs.
+        KEPT=$(mktemp -d /tmp/rsrsync-oracle-logs.XXXXXX)
+        cp -a "$CL_BASE/logs" "$CL_BASE"/node*/error.log "$KEPT/" 2>/dev/null || true
+    fi
+    KEEP=0 cl_cleanup 0
+    [[ -z $COPY ]] || rm -rf "$COPY"
+    sc_down_all
+    [[ -z $KEPT ]] || say "logs kept in $KEPT"
+    phase_summary "tests/cluster/rsrsync_oracle.sh, $ORACLE_RUNS runs, load $ORACLE_LOAD, DATA_MB=$DATA_MB" || rc=1
+    exit "$rc"
+}
+trap on_exit EXIT
+install_traps err
+
+# Wait (up to 600 s) for file $1, failing if node $2 dies meanwhile.
+await_file() {
+    local t0=$SECONDS
+    until [[ -e $1 ]]; do
+        cl_running "$2" || die "node $2 stopped while the test waited for $1"
+        ((SECONDS - t0 < 600)) || die "$1 did not appear within 600 s"
+        sleep 0.05
+    done
+}
+
+# Copy the donor's transfer set (donor.set) into $COPY/<class>/<path>.
+copy_donor_set() {
+    local class rel source n=0
+    rm -rf "$COPY" && mkdir -p "$COPY"
+    while IFS=$'\t' read -r class rel source; do
+        mkdir -p "$(dirname "$COPY/$class/$rel")"
+        cp -- "$source" "$COPY/$class/$rel"
+        n=$((n + 1))
+    done <"$HOLD/donor.set"
+    printf '%s\n' "$n"
+}
+
+# Where the joiner (node 2) keeps the file of class $1 and wire path $2:
+# this cluster's classes all live in the datadir (binlogs included).
+joiner_path() {
+    case $1 in
+        External) printf '/%s\n' "$2" ;;
+        *) printf '%s/%s\n' "$(cl_datadir 2)" "$2" ;;
+    esac
+}
+
+# Compare every file of donor.set on the joiner with the copy; fail on the
+# first difference, and on a table file of the joiner outside the set.
+compare_joiner() {
+    local class rel n=0 bytes=0 d2 extra
+    d2=$(cl_datadir 2)
+    while IFS=$'\t' read -r class rel _; do
+        local mine
+        mine=$(joiner_path "$class" "$rel")
+        cmp -- "$COPY/$class/$rel" "$mine" >&2 ||
+            die "BYTES DIFFER: $class $rel (joiner $mine, copy $COPY/$class/$rel)"
+        n=$((n + 1))
+        bytes=$((bytes + $(stat -c %s "$mine")))
+    done <"$HOLD/donor.set"
+    extra=$(cd "$d2" && find . -type f \( -name '*.ibd' -o -name '*.frm' -o -name '*.MY[DI]' \
+        -o -name '*.MA[DI]' -o -name 'ibdata*' -o -name 'undo*' -o -name '*.isl' -o -name '*.par' \) |
+        sed 's|^\./||' | sort | comm -23 - <(cut -f2 "$HOLD/donor.set" | sort)) || true
+    [[ -z $extra ]] || die "the joiner holds table files the donor did not send: $extra"
+    printf '%s files, %s bytes\n' "$n" "$bytes"
+}
+
+# DDL on node 1 in a loop until killed (torture load).
+ddl_loop() {
+    local n=0
+    cl_sql 1 "CREATE DATABASE IF NOT EXISTS tort;
+        CREATE TABLE IF NOT EXISTS tort.t1 (id INT PRIMARY KEY, k INT, pad VARCHAR(200));
+        CREATE TABLE IF NOT EXISTS tort.bulk (id INT PRIMARY KEY, pad VARCHAR(200));
+        CREATE TABLE IF NOT EXISTS tort.r (id INT PRIMARY KEY);
+        INSERT IGNORE INTO tort.t1 SELECT seq, seq % 97, REPEAT('t', 150) FROM seq_1_to_20000;
+        SET GLOBAL innodb_undo_log_truncate = ON;
+        SET GLOBAL innodb_max_undo_log_size = 10485760" >/dev/null 2>&1 || true
+    while :; do
+        n=$((n + 1))
+        cl_sql 1 "ALTER TABLE tort.t1 FORCE;
+            ALTER TABLE tort.t1 ADD INDEX ik (k);
+            ALTER TABLE tort.t1 DROP INDEX ik;
+            TRUNCATE TABLE tort.bulk;
+            SET unique_checks = 0, foreign_key_checks = 0;
+            BEGIN; INSERT INTO tort.bulk SELECT seq, REPEAT('b', 180) FROM seq_1_to_30000; COMMIT;
+            DROP TABLE IF EXISTS tort.d$((n % 3));
+            CREATE TABLE tort.d$(((n + 1) % 3)) (id INT PRIMARY KEY, v BLOB);
+            INSERT INTO tort.d$(((n + 1) % 3)) VALUES (1, REPEAT('d', 5000));
+            RENAME TABLE tort.r TO tort.r2;
+            RENAME TABLE tort.r2 TO tort.r" >/dev/null 2>&1 || true
+        sleep 0.2
+    done
+}
+
+# Start the load of ORACLE_LOAD on node 1 (output to $1).
+load_start() {
+    case $ORACLE_LOAD in
+        writes) bn_load_start 1 100 3600 "$1" ;;
+        torture)
+            bn_load_start 1 0 3600 "$1"
+            ddl_loop &
+            DDL_PID=$!
+            ;;
+        *) die "ORACLE_LOAD must be writes or torture, not '$ORACLE_LOAD'" ;;
+    esac
+}
+
+load_stop() {
+    if [[ -n $DDL_PID ]]; then
+        kill -TERM "$DDL_PID" 2>/dev/null || true
+        wait "$DDL_PID" 2>/dev/null || true
+        DDL_PID=
+    fi
+    bn_load_stop 1 "$1" >"$1.result"
+}
+
+# One SST of variant $1 in run $2, into an empty joiner or (when $3 is
+# "rejoin") over node 2's previous datadir.
+oracle_run() {
+    local variant=$1 r=$2 how=$3 m1 m2 files compared out
+    phase_begin "run $r: $variant, $how joiner, load $ORACLE_LOAD: node 2's files equal the locked copy"
+    # The holds may outlast the default inactivity timeout of 120 s.
+    case $variant in
+        snapshot) cl_set_sst_options "rsrsync-timeout=900" ;;
+        classic) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" ;;
+        *) die "ORACLE_VARIANTS: unknown variant '$variant' (snapshot, classic)" ;;
+    esac
+    if [[ $how == rejoin ]]; then
+        rm -f "$(cl_datadir 2)/grastate.dat"
+    else
+        cl_wipe 2
+    fi
+    rm -f "$HOLD"/donor.* "$HOLD"/joiner.*
+    out="$CL_BASE/logs/load-$r.txt"
+    load_start "$out"
+    sleep 2
+    m1=$(cl_log_mark 1)
+    m2=$(cl_log_mark 2)
+    cl_start 2
+    await_file "$HOLD/donor.set" 2
+    files=$(copy_donor_set)
+    touch "$HOLD/donor.go"
+    await_file "$HOLD/joiner.ready" 2
+    compared=$(compare_joiner)
+    touch "$HOLD/joiner.go"
+    cl_wait_synced 2 600
+    load_stop "$out"
+    cl_expect_log 2 "$m2" "rsrsync SST completed on joiner"
+    if [[ $variant == snapshot && $ORACLE_FS == xfs ]]; then
+        cl_expect_log 1 "$m1" "snapshot: every file can be cloned under the lock"
+        cl_expect_log 1 "$m1" "snapshot: ([0-9]+) of \1 files cloned"
+    else
+        cl_refuse_log 1 "$m1" "files cloned"
+    fi
+    say "   copied $files files under the lock; joiner: $compared equal"
+    say "   $(cl_log_grep 1 "$m1" 'Lock released after' | sed 's/.*WSREP_SST: //' | tail -n 1)"
+    say "   tables equal: $(cl_compare_checksums 2 1); load: $(cat "$out.result") (stall ms, tx/s, errors)"
+    cl_stop 2
+    cl_wait_size 1 1 60
+    phase_end
+}
+
+phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD"
+if [[ $ORACLE_FS == xfs ]]; then
+    sc_xfs_up "$((DATA_MB * 8 + 3072))M"
+    CL_TMP=$SC_MNT
+fi
+COPY=$(mktemp -d /var/tmp/rsrsync-oracle-copy.XXXXXX)
+cl_init 2
+HOLD="$CL_BASE/hold"
+mkdir -p "$HOLD" && chown mysql:mysql "$HOLD"
+export RSRSYNC_TEST_HOLD=$HOLD
+cl_install 1
+cl_bootstrap 1
+# Aria's checkpoint may write its log and control file under the lock (the
+# donor sends the control file as read before the walk, for that reason):
+# a copy taken later would then differ from what was sent without anything
+# being wrong. Without it the Aria files must be byte-equal too.
+cl_sql 1 "SET GLOBAL aria_checkpoint_interval = 0"
+data_load 1
+bn_load_prepare 1
+cl_start 2
+# The first join (no hold answered yet): release both sides as they come.
+await_file "$HOLD/donor.set" 2 && touch "$HOLD/donor.go"
+await_file "$HOLD/joiner.ready" 2 && touch "$HOLD/joiner.go"
+cl_wait_synced 2 600
+cl_stop 2
+cl_wait_size 1 1 60
+phase_end
+
+for ((r = 1; r <= ORACLE_RUNS; r++)); do
+    n=${#VARIANTS[@]}
+    how=fresh
+    (((r - 1) / n % 2 == 1)) && how=rejoin
+    oracle_run "${VARIANTS[$(((r - 1) % n))]}" "$r" "$how"
+done

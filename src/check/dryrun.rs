@@ -26,6 +26,7 @@ use crate::server_input::{RemoteAuth, read_remote_auth};
 use crate::settings::Settings;
 use crate::tls::Tls;
 use crate::transfer::send::Plan;
+use crate::transfer::snapshot;
 use crate::transfer::walk::{Entry, EntryKind};
 
 /// Prints the donor's plan.
@@ -138,6 +139,13 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         .filter(|e| matches!(e.kind, EntryKind::Dir))
         .count();
     let seconds = args.rate.map(|rate| plan.bytes() as f64 / rate as f64);
+    // What the donor would find before its first round (see
+    // roles::donor): every file clonable means one round after the lock.
+    let snapshot = if settings.snapshot {
+        snapshot::covers(&plan.sources()).map_err(|why| why.to_string())
+    } else {
+        Err("rsrsync-snapshot=off or rsrsync-lock=full".to_string())
+    };
     let files = entries.iter().filter_map(|e| match &e.kind {
         EntryKind::File { source, size } => Some((e, source, *size)),
         EntryKind::Dir | EntryKind::Link { .. } => None,
@@ -165,6 +173,8 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
             "estimated_seconds": seconds,
             "lock": lock,
             "estimated_lock_seconds": if settings.short_lock { None } else { seconds },
+            "snapshot": snapshot.is_ok(),
+            "snapshot_refused": snapshot.as_ref().err(),
             "files": files,
         });
         return Ok(format!("{document:#}\n"));
@@ -176,12 +186,19 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
     out.push_str(&format!(
         "  {:<14} SST, rsrsync-lock={lock}: {}\n",
         "mode",
-        if settings.short_lock {
-            "a live round would copy the files below while the server runs, then \
-             mariadbd would hold FLUSH TABLES WITH READ LOCK while a second round sends \
-             only what changed meanwhile, and the binlogs"
-        } else {
-            "mariadbd would hold FLUSH TABLES WITH READ LOCK for the whole copy"
+        match (&snapshot, settings.short_lock) {
+            (Ok(()), _) => "mariadbd would hold FLUSH TABLES WITH READ LOCK while the donor \
+                clones the files below (reflink), then one round sends the clones and the \
+                binlogs after the lock"
+                .to_string(),
+            (Err(why), true) => format!(
+                "a live round would copy the files below while the server runs, then \
+                 mariadbd would hold FLUSH TABLES WITH READ LOCK while a second round sends \
+                 only what changed meanwhile, and the binlogs (no snapshot: {why})"
+            ),
+            (Err(_), false) => {
+                "mariadbd would hold FLUSH TABLES WITH READ LOCK for the whole copy".to_string()
+            }
         }
     ));
     out.push_str(&format!(

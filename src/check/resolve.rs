@@ -200,6 +200,10 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
             "rsrsync-lock",
             if settings.short_lock { "short" } else { "full" },
         ),
+        (
+            "rsrsync-snapshot",
+            if settings.snapshot { "auto" } else { "off" },
+        ),
         ("rsrsync-delta", if settings.delta { "on" } else { "off" }),
         (
             "rsrsync-compress",

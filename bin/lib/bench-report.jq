@@ -57,6 +57,13 @@ def row: join("\t");
               (.m.locked_round_mib | cell(1)), (.m.sst_joiner_s | cell(2)), (.m.join_s | cell(1)),
               (if .equal then "all" else "NO" end)] | row)
     end),
+  (([$g[] | select(.part | startswith("cache-")) | .part] | unique[]) as $p
+  | table($p; "Out of cache, \($p | ltrimstr("cache-")): the donor's mariadbd in a memory cgroup, page cache dropped before each join, writes running (rows by size below)";
+    [["size MiB", "datadir_mib", 0], ["SST joiner", "sst_joiner_s", 2], ["lock", "lock_s", 3],
+     ["mariadbd's flush", "flush_wait_s", 3], ["donor read MiB", "donor_read_mib", 0],
+     ["read/datadir", "read_ratio", 2], ["longest write stall ms", "stall_ms", 0],
+     ["join->Synced", "join_s", 1], ["CPU donor", "cpu_donor_s", 1]])),
+  (.ratios.cache[]? | ["  \(.part) \(.size_mb) MiB: SST \(.sst_vs_rsync | ratio), lock \(.lock_vs_rsync | ratio) (\(.lock_growth | ratio)x the smallest size's), reads \(.reads | ratio) (rsync \(.rsync_reads | ratio)), stall \(.stall_ms | ratio) ms (rsync \(.rsync_stall_ms | ratio))"] | row),
   table("slow"; "Slow link (\(.meta.link), two network namespaces), \($sz[2]) MiB requested";
     [["join->Synced", "join_s", 1], ["SST joiner", "sst_joiner_s", 1], ["sent MiB", "wire_mib", 0],
      ["saved MiB", "saved_mib", 0], ["wire MiB/s", "tput", 2], ["data MiB/s", "eff_tput", 2],

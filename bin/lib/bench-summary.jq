@@ -34,7 +34,9 @@ def group_stats:
         sent_ratio: st(div(.payload_bytes // .wire_to_joiner; .set_bytes // .datadir_bytes)),
         wire_ratio: st(div(.wire_to_joiner; .datadir_bytes)),
         stall_ms: st(.stall_ms), load_tps: st(.load_tps), load_errors: st(.load_errors),
-        link_mibs: st(.link_mibs)
+        link_mibs: st(.link_mibs),
+        donor_read_mib: st(.donor_read_bytes | mib),
+        read_ratio: st(div(.donor_read_bytes; .datadir_bytes))
      }};
 
 . as $runs
@@ -73,6 +75,19 @@ def group_stats:
         short_vs_rsync: div(med(gs("load"; $z; "rsrsync"); "lock_s"); med(gs("load"; $z; "rsync"); "lock_s")),
         full_vs_rsync: div(med(gs("load"; $z; "rsrsync lock=full"); "lock_s"); med(gs("load"; $z; "rsync"); "lock_s")),
         stall_short_vs_rsync: div(med(gs("load"; $z; "rsrsync"); "stall_ms"); med(gs("load"; $z; "rsync"); "stall_ms"))}],
+    cache: ([$groups | map(select(.part | startswith("cache-"))) | group_by([.part, .size_mb])[]
+        | (first(.[] | select(.variant == "rsrsync")) // null) as $x
+        | (first(.[] | select(.variant == "rsync")) // null) as $y
+        | {part: .[0].part, size_mb: .[0].size_mb,
+           sst_vs_rsync: div(med($x; "sst_joiner_s"); med($y; "sst_joiner_s")),
+           lock_vs_rsync: div(med($x; "lock_s"); med($y; "lock_s")),
+           lock_s: med($x; "lock_s"), flush_s: med($x; "flush_wait_s"),
+           reads: med($x; "read_ratio"), rsync_reads: med($y; "read_ratio"),
+           stall_ms: mx($x; "stall_ms"), rsync_stall_ms: mx($y; "stall_ms")}]
+      | group_by(.part) | map(sort_by(.size_mb)
+        | (.[0].lock_s) as $small
+        | map(. + {lock_growth: div(.lock_s; $small)}))
+      | add // []),
     rss: [$sizes[] as $z | ($groups | map(select((.part == "main" or .part == "big") and .size_mb == $z and .variant == "rsrsync"))) as $x
         | {size_mb: $z, donor_mib: ([$x[].m.rss_donor_mib.max] | max), joiner_mib: ([$x[].m.rss_joiner_mib.max] | max)}]
   } as $ratios
@@ -86,7 +101,13 @@ def group_stats:
                      target("peak RSS joiner MiB at \(.size_mb) MiB"; .joiner_mib; "<= 64"; (.joiner_mib // 999) <= 64)),
     target("TLS throughput vs rsync+stunnel"; $ratios.tls_tput_vs_stunnel; ">= 1.5"; ($ratios.tls_tput_vs_stunnel // 0) >= 1.5),
     target("re-join bytes sent / transfer set"; $ratios.rejoin_sent_ratio; "<= 0.10"; ($ratios.rejoin_sent_ratio // 9) <= 0.10),
-    ($ratios.lock[] | target("lock vs rsync under load at \(.size_mb) MiB (short lock)"; .short_vs_rsync; "<= 0.05"; (.short_vs_rsync // 9) <= 0.05))
+    ($ratios.lock[] | target("lock vs rsync under load at \(.size_mb) MiB (short lock)"; .short_vs_rsync; "<= 0.05"; (.short_vs_rsync // 9) <= 0.05)),
+    ($ratios.cache | group_by(.part)[] | last
+     | target("\(.part) \(.size_mb) MiB: lock vs rsync"; .lock_vs_rsync; "<= 0.05"; (.lock_vs_rsync // 9) <= 0.05),
+       target("\(.part) \(.size_mb) MiB: lock vs the lock at the smallest size"; .lock_growth; "<= 1.3"; (.lock_growth // 9) <= 1.3),
+       target("\(.part) \(.size_mb) MiB: SST time vs rsync"; .sst_vs_rsync; "<= 0.8"; (.sst_vs_rsync // 9) <= 0.8),
+       target("\(.part) \(.size_mb) MiB: donor disk reads / datadir"; .reads; "<= 1.3"; (.reads // 9) <= 1.3),
+       target("\(.part) \(.size_mb) MiB: longest write stall ms"; .stall_ms; "<= 1000"; (.stall_ms // 1e9) <= 1000))
   ] as $targets
 | {
     meta: $meta,

@@ -167,14 +167,41 @@ data_load_sized() {
     DATA_MB=$mb data_load "$i"
     data_small_tables "$i" 4 50
     if [[ $CL_LOG_BIN != 0 ]]; then
-        local current
-        current=$(cl_sql "$i" "SHOW MASTER STATUS" | cut -f1)
-        [[ -n $current ]] || die "node $i has no binlog (log_bin is off?)"
-        cl_sql "$i" "PURGE BINARY LOGS TO '$current'"
+        _data_purge_binlogs "$i"
         data_binlog_activity "$i"
     fi
     data_settle "$i"
     data_datadir_bytes "$i"
+}
+
+# Grow node $1's datadir to about $2 MiB (after data_load_sized) with rows
+# in shop.grow, then settle; prints the datadir bytes.
+data_grow() {
+    local i=$1 target=$2 have rows first
+    have=$(($(data_datadir_bytes "$i") >> 20))
+    # data_load's rows: about 900 per MiB of table file.
+    rows=$(((target - have) * 900))
+    if ((rows > 0)); then
+        _data_use_node "$i"
+        cl_sql "$i" "CREATE TABLE IF NOT EXISTS shop.grow (id INT PRIMARY KEY, k INT NOT NULL,
+            pad VARBINARY(1024)) ENGINE=InnoDB"
+        first=$(($(cl_sql "$i" "SELECT COALESCE(MAX(id), 0) FROM shop.grow") + 1))
+        _data_fill_sql shop.grow "$first" "$rows" >"$CL_BASE/logs/grow.sql"
+        cl_sql "$i" <"$CL_BASE/logs/grow.sql" >"$CL_BASE/logs/grow.log" 2>&1 ||
+            { tail -n 5 "$CL_BASE/logs/grow.log" >&2; die "growing node $i's data failed"; }
+    fi
+    [[ $CL_LOG_BIN == 0 ]] || _data_purge_binlogs "$i"
+    data_settle "$i"
+    data_datadir_bytes "$i"
+}
+
+# Purge node $1's binlogs but the current one (a load's own binlogs are as
+# big as its rows).
+_data_purge_binlogs() {
+    local current
+    current=$(cl_sql "$1" "SHOW MASTER STATUS" | cut -f1)
+    [[ -n $current ]] || die "node $1 has no binlog (log_bin is off?)"
+    cl_sql "$1" "PURGE BINARY LOGS TO '$current'"
 }
 
 # Let node $1's InnoDB write all its dirty pages (bounded: 600 s), so an

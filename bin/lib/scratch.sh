@@ -7,12 +7,12 @@
 # through it otherwise), mounted on a fresh directory; sc_xfs_down removes
 # all of it. sc_cgroup_* put processes in a memory cgroup (v1 or v2,
 # whichever the host has) whose limit caps their page cache, and read the
-# bytes they read from disk. Source bin/lib/common.sh first. Call from the
+# bytes they read from storage. Source bin/lib/common.sh first. Call from the
 # main shell: the state is in shell variables, and sc_down_all undoes
 # everything (for EXIT traps).
 
 SC_IMG='' SC_LOOP='' SC_MNT=''
-SC_CG='' SC_CG_IO='' SC_CG_V=''
+SC_CG=''
 
 # Make a $1 (e.g. 8G) XFS image in directory $2 (default /var/tmp),
 # attach and mount it; sets SC_MNT (owned by root, mode 755).
@@ -40,26 +40,20 @@ sc_xfs_down() {
 }
 
 # Make a memory cgroup named $1 limited to $2 bytes; sets SC_CG (the
-# memory controller's directory) and SC_CG_IO (where its disk reads are
-# counted: blkio on v1, the same directory on v2).
+# memory controller's directory).
 sc_cgroup_up() {
     local name=$1 limit=$2
     if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-        SC_CG_V=2
         SC_CG=/sys/fs/cgroup/$name
         grep -qw memory /sys/fs/cgroup/cgroup.subtree_control ||
-            echo "+memory +io" >/sys/fs/cgroup/cgroup.subtree_control
+            echo "+memory" >/sys/fs/cgroup/cgroup.subtree_control
         mkdir -p "$SC_CG"
         echo "$limit" >"$SC_CG/memory.max"
-        SC_CG_IO=$SC_CG
     else
-        SC_CG_V=1
         [[ -d /sys/fs/cgroup/memory ]] || die "no memory cgroup controller under /sys/fs/cgroup"
         SC_CG=/sys/fs/cgroup/memory/$name
         mkdir -p "$SC_CG"
         echo "$limit" >"$SC_CG/memory.limit_in_bytes"
-        SC_CG_IO=/sys/fs/cgroup/blkio/$name
-        mkdir -p "$SC_CG_IO"
     fi
 }
 
@@ -67,21 +61,20 @@ sc_cgroup_up() {
 # cgroup.
 sc_cgroup_add() {
     echo "$1" >"$SC_CG/cgroup.procs"
-    [[ $SC_CG_IO == "$SC_CG" ]] || echo "$1" >"$SC_CG_IO/cgroup.procs"
 }
 
-# Print the bytes the cgroup's processes have read from block devices.
+# Print the bytes the cgroup's processes have read from storage (the
+# kernel's per-task I/O accounting, which adds a reaped child's to its
+# parent: read it while no child is running, or a child's bytes are
+# missed). The cgroup's own block I/O counters miss reads through a loop
+# device on some kernels (cgroup v1 shows none at all here).
 sc_cgroup_read_bytes() {
-    if [[ $SC_CG_V == 2 ]]; then
-        awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^rbytes=/) { sub(/rbytes=/, "", $i); s += $i } }
-            END { printf "%.0f\n", s }' "$SC_CG_IO/io.stat"
-    else
-        # Both the loop device and the disk under it count a loop image's
-        # reads; the loop device is what the process asked for.
-        awk -v loop="${SC_LOOP:+$(lsblk -dno MAJ:MIN "$SC_LOOP" | tr -d ' ')}" '
-            $2 == "Read" && (loop == "" ? $1 !~ /^7:/ : $1 == loop) { s += $3 }
-            END { printf "%.0f\n", s }' "$SC_CG_IO/blkio.throttle.io_service_bytes"
-    fi
+    local p sum=0 bytes
+    while read -r p; do
+        bytes=$(awk '$1 == "read_bytes:" { print $2 }' "/proc/$p/io" 2>/dev/null) || continue
+        sum=$((sum + ${bytes:-0}))
+    done <"$SC_CG/cgroup.procs"
+    printf '%s\n' "$sum"
 }
 
 # Drop the host's page cache (clean pages only: nothing is lost).
@@ -92,15 +85,13 @@ sc_drop_caches() {
 
 # Move the cgroup's processes back to the root and remove it (quietly).
 sc_cgroup_down() {
-    local dir p
-    for dir in "$SC_CG" "$SC_CG_IO"; do
-        [[ -n $dir && -d $dir ]] || continue
-        while read -r p; do
-            echo "$p" >"${dir%/*}/cgroup.procs" 2>/dev/null || true
-        done <"$dir/cgroup.procs"
-        rmdir "$dir" 2>/dev/null || true
-    done
-    SC_CG='' SC_CG_IO=''
+    local p
+    [[ -n $SC_CG && -d $SC_CG ]] || return 0
+    while read -r p; do
+        echo "$p" >"${SC_CG%/*}/cgroup.procs" 2>/dev/null || true
+    done <"$SC_CG/cgroup.procs"
+    rmdir "$SC_CG" 2>/dev/null || true
+    SC_CG=''
 }
 
 # Undo everything above (for EXIT traps).

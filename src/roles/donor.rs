@@ -248,11 +248,13 @@ impl Rounds<'_> {
             }
             let (entries, watched, stop) = (&entries, &watched, self.stop);
             let hold = self.settings.test_hold.as_deref();
+            // The oracle's copy comes before the re-stat, which so covers
+            // the copy too.
             Unlock::new(move || {
-                stamps.verify(watched)?;
                 if let Some(dir) = hold {
                     oracle::hold_donor(dir, entries, stop)?;
                 }
+                stamps.verify(watched)?;
                 release()
             })
         });

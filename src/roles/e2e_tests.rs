@@ -695,3 +695,54 @@ fn a_donor_that_cannot_read_a_tables_file_outside_fails_under_the_lock() {
     assert!(err.contains("m.MYI"), "{err}");
     assert!(outcome.joiner.is_err(), "the joiner fails too");
 }
+
+#[test]
+fn a_file_written_under_the_lock_fails_the_sst() {
+    // The oracle's hold stops the donor at the end of its locked work; a
+    // write then is what a server writing under its read lock would do.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    let hold = tmp.path().join("hold");
+    std::fs::create_dir(&hold).expect("mkdir");
+    let writer = {
+        let (hold, target) = (hold.clone(), donor_dir.join("ibdata1"));
+        std::thread::spawn(move || {
+            let set = hold.join("donor.set");
+            let started = std::time::Instant::now();
+            while !set.exists() {
+                assert!(started.elapsed() < Duration::from_secs(60), "no hold");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let listed = std::fs::read_to_string(&set).expect("donor.set");
+            assert!(listed.contains("SysTablespace\tibdata1\t"), "{listed}");
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&target)
+                .expect("open");
+            std::io::Write::write_all(&mut file, &[1u8; 16384]).expect("write");
+            std::fs::write(hold.join("donor.go"), b"").expect("go");
+        })
+    };
+    let j = tmp.path().join("joiner");
+    let outcome = sst_with(
+        &donor_dir,
+        &j,
+        false,
+        &cnf(""),
+        |_| {},
+        |s| s.test_hold = Some(hold.clone()),
+        |_| {},
+    );
+    writer.join().expect("writer");
+    let err = format!("{:#}", outcome.donor.expect_err("the donor stops"));
+    assert!(
+        err.contains("ibdata1") && err.contains("while mariadbd held"),
+        "{err}"
+    );
+    assert!(
+        !outcome.donor_lines.iter().any(|l| l == "continue"),
+        "no continue for a torn copy: {:?}",
+        outcome.donor_lines
+    );
+    assert!(outcome.joiner.is_err(), "the joiner fails too");
+}

@@ -25,7 +25,7 @@ use crate::roles::donor::transfer_entries;
 use crate::server_input::{RemoteAuth, read_remote_auth};
 use crate::settings::Settings;
 use crate::tls::Tls;
-use crate::transfer::send::Plan;
+use crate::transfer::plan::Plan;
 use crate::transfer::snapshot;
 use crate::transfer::walk::{Entry, EntryKind};
 

@@ -23,7 +23,8 @@ use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
-use crate::transfer::send::{Controls, Plan, Release, Round, Unlock, send_data, send_manifest};
+use crate::transfer::plan::{Controls, Plan, send_manifest};
+use crate::transfer::send::{Release, Round, Unlock, send_data};
 use crate::transfer::snapshot::{self, Stamps};
 use crate::transfer::walk::{Entry, EntryKind, walk};
 

@@ -14,10 +14,13 @@ use crate::protocol::Class;
 pub(crate) mod codec;
 pub(crate) mod external;
 pub(crate) mod manifest;
+pub(crate) mod plan;
 pub(crate) mod receive;
 mod schedule;
 pub(crate) mod send;
 pub(crate) mod snapshot;
+mod source;
+mod stream;
 pub(crate) mod walk;
 
 /// Bytes per block: the unit of hashing, of `Block` frames and of holes.

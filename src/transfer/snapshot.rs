@@ -89,7 +89,9 @@ pub(crate) fn take(files: &[(&Path, u64)]) -> Snapshot {
             .for_each(|(_, size)| refuse(why.clone(), *size)),
         Ok(groups) => {
             for group in groups.values() {
-                if let Err(why) = group.room() {
+                // One probe per filesystem: without reflink (ext4) no file
+                // of it pays for a clone attempt under the lock.
+                if let Err(why) = group.room().and_then(|()| probe(group.dir)) {
                     group
                         .ids
                         .iter()

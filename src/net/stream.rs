@@ -4,10 +4,16 @@
 //! The per-read timeout alone cannot bound a handshake: a peer sending one
 //! byte a second never trips it. While a deadline is set, every read and
 //! write gets only the time left until the deadline.
+//!
+//! A stream given a [`RateLimit`] pays it for every byte it writes to the
+//! socket: under TLS that is the records as they go on the wire.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::RateLimit;
 
 /// A connected socket with timeouts.
 #[derive(Debug)]
@@ -15,6 +21,7 @@ pub(crate) struct TimedStream {
     tcp: TcpStream,
     idle: Duration,
     deadline: Option<Instant>,
+    limit: Option<Arc<RateLimit>>,
 }
 
 impl TimedStream {
@@ -28,7 +35,15 @@ impl TimedStream {
             tcp,
             idle,
             deadline: None,
+            limit: None,
         })
+    }
+
+    /// Makes every write pay `limit` (shared with the other streams of
+    /// this side); `None` leaves the stream unlimited.
+    pub(crate) fn limited(mut self, limit: Option<Arc<RateLimit>>) -> TimedStream {
+        self.limit = limit;
+        self
     }
 
     /// Bounds everything until [`clear_deadline`] by `deadline`.
@@ -75,7 +90,12 @@ impl Read for TimedStream {
 impl Write for TimedStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm()?;
-        self.tcp.write(buf)
+        let Some(limit) = &self.limit else {
+            return self.tcp.write(buf);
+        };
+        let written = self.tcp.write(&buf[..limit.chunk(buf.len())])?;
+        limit.pay(written);
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -114,5 +134,34 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(3));
         drop(stream);
         trickler.join().expect("thread");
+    }
+
+    #[test]
+    fn a_limited_stream_pays_for_what_it_writes() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let reader = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            let mut sink = Vec::new();
+            tcp.read_to_end(&mut sink).expect("read");
+            sink.len()
+        });
+        let tcp = TcpStream::connect(addr).expect("connect");
+        let limit = RateLimit::new(4 << 20);
+        let mut stream = TimedStream::new(tcp, Duration::from_secs(5))
+            .expect("wrap")
+            .limited(Some(Arc::clone(&limit)));
+        let total = 1 << 20;
+        let started = Instant::now();
+        {
+            let _on = limit.enable();
+            stream.write_all(&vec![7u8; total]).expect("write");
+        }
+        let took = started.elapsed().as_secs_f64();
+        drop(stream);
+        assert_eq!(reader.join().expect("thread"), total);
+        let floor = total as f64 / (4 << 20) as f64 - super::super::ratelimit::BURST.as_secs_f64();
+        assert!(took >= floor, "{took} s, at least {floor} s");
+        assert_eq!(limit.measured().bytes, total as u64);
     }
 }

@@ -22,6 +22,10 @@ use crate::transfer::Layout;
 use crate::transfer::codec::Codec;
 use crate::transfer::external::ExternalRules;
 
+pub(crate) mod rlimit;
+
+pub(crate) use rlimit::Rlimit;
+
 /// Looks up an environment variable (the process environment, or a map in
 /// tests).
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
@@ -97,16 +101,22 @@ pub(crate) struct Settings {
     /// Tests: the byte-equal oracle's directory (`RSRSYNC_TEST_HOLD`,
     /// see `roles::oracle`).
     pub(crate) test_hold: Option<PathBuf>,
+    /// Donor: the cap on its send rate (`rlimit`); `None`: no limit.
+    pub(crate) rlimit: Option<Rlimit>,
+    /// Donor: the cap holds under the read lock too (`rlimit-lock=on`);
+    /// by default the lock is never stretched by it.
+    pub(crate) rlimit_lock: bool,
     pub(crate) tls: TlsSettings,
 }
 
 /// rsrsync's switches in `[sst]` and their values (the first is the
 /// default); `check` reports them from this list too.
-pub(crate) const SWITCHES: [(&str, &[&str]); 4] = [
+pub(crate) const SWITCHES: [(&str, &[&str]); 5] = [
     ("rsrsync-lock", &["short", "full"]),
     ("rsrsync-snapshot", &["auto", "off"]),
     ("rsrsync-delta", &["on", "off"]),
     ("rsrsync-compress", &["none", "lz4", "zstd"]),
+    ("rlimit-lock", &["off", "on"]),
 ];
 
 /// Upper bound on data streams, whatever the configuration says.
@@ -242,13 +252,16 @@ impl Settings {
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
         let tls = TlsSettings::resolve(config, role)?;
-        let [lock, snapshot, delta, compress] =
-            SWITCHES.map(|(key, choices)| switch(config, key, choices));
+        let opts = Settings::defaults_options(args);
+        let [lock, snapshot, delta, compress, rlimit_lock] =
+            SWITCHES.map(|(key, choices)| switch(config, &opts, key, choices));
         let short_lock = lock? == "short";
         // rsrsync-lock=full reads every file under the lock: no snapshot.
         let snapshot = snapshot? == "auto" && short_lock;
         let delta = delta? == "on";
         let compress = Codec::from_name(compress?);
+        let rlimit_lock = rlimit_lock? == "on";
+        let rlimit = Rlimit::resolve(config, &opts)?;
         // mtr's hook that hides stunnel from the rsync method: for us, TLS
         // "is not available"; asked-for encryption must then stop the SST.
         if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
@@ -272,6 +285,8 @@ impl Settings {
             test_hold: env("RSRSYNC_TEST_HOLD")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            rlimit,
+            rlimit_lock,
             role,
             method: method_name(program),
             address,
@@ -423,8 +438,13 @@ fn streams(config: &Config) -> usize {
 }
 
 /// One of `choices` (the first is the default) for our `[sst]` key `key`;
-/// anything else is exit 22.
-fn switch(config: &Config, key: &str, choices: &[&'static str]) -> Result<&'static str> {
+/// anything else is exit 22, naming the line (found with `opts`).
+fn switch(
+    config: &Config,
+    opts: &DefaultsOptions,
+    key: &str,
+    choices: &[&'static str],
+) -> Result<&'static str> {
     let Some(value) = config.get("sst", key) else {
         return Ok(choices[0]);
     };
@@ -434,10 +454,14 @@ fn switch(config: &Config, key: &str, choices: &[&'static str]) -> Result<&'stat
         .find(|c| **c == lower)
         .copied()
         .ok_or_else(|| {
+            let place = config
+                .locate(opts, "sst", key)
+                .map(|origin| format!(" ({origin})"))
+                .unwrap_or_default();
             fail(
                 Exit::Invalid,
                 format!(
-                    "[sst] {key}={value} is not one of {}; fix it in my.cnf",
+                    "[sst] {key}={value}{place} is not one of {}; fix it in my.cnf",
                     choices.join(", ")
                 ),
             )
@@ -624,6 +648,21 @@ mod tests {
         assert!(!s.delta && !s.short_lock);
         let err = resolve_with(&words, "[sst]\nrsrsync-lock=brief\n", &[]).expect_err("bad value");
         assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid));
+        assert!(
+            err.to_string()
+                .starts_with("[sst] rsrsync-lock=brief (<test my.cnf>:2 [sst]) is not one of"),
+            "{err}"
+        );
+        assert_eq!(s.rlimit, None, "no limit by default");
+        let limited = "[sst]\nrlimit=10m\nrlimit-lock=ON\n";
+        let s = resolve_with(&words, limited, &[]).expect("resolves");
+        assert_eq!(s.rlimit.map(|r| r.rate), Some(10 << 20));
+        assert!(s.rlimit_lock);
+        for bad in ["[sst]\nrlimit=fast\n", "[sst]\nrlimit-lock=maybe\n"] {
+            let err = resolve_with(&words, bad, &[]).expect_err(bad);
+            assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid), "{bad}");
+            assert!(err.to_string().contains("<test my.cnf>:2 [sst]"), "{err}");
+        }
         let s = resolve_with(&words, "[sst]\nrsrsync-timeout=1\n", &[]).expect("resolves");
         assert_eq!(s.timeouts.idle, MIN_IDLE, "raised to what keepalives allow");
     }

@@ -66,6 +66,15 @@ pub(crate) enum Reader {
     Native { server_version: String },
 }
 
+impl Reader {
+    /// The native reader, reading as a server of [`NATIVE_SERVER_VERSION`].
+    fn native() -> Reader {
+        Reader::Native {
+            server_version: NATIVE_SERVER_VERSION.to_owned(),
+        }
+    }
+}
+
 /// The environment variables option-file reading depends on, read once so
 /// that both readers (and tests) see the same values.
 #[derive(Debug, Clone, Default)]
@@ -140,9 +149,7 @@ impl Config {
                     "my_print_defaults not found; reading option files natively, \
                      as MariaDB {NATIVE_SERVER_VERSION} would"
                 );
-                Reader::Native {
-                    server_version: NATIVE_SERVER_VERSION.to_owned(),
-                }
+                Reader::native()
             }
         };
         Config::load_with(opts, &reader)

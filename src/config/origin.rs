@@ -57,11 +57,8 @@ impl Config {
     /// origin of each line when it can be known.
     pub(crate) fn load_traced(opts: &DefaultsOptions) -> anyhow::Result<(Config, Trace)> {
         let env = Env::from_process();
-        let native = Reader::Native {
-            server_version: NATIVE_SERVER_VERSION.to_owned(),
-        };
         let Some(program) = super::print_defaults::locate() else {
-            let config = Config::load_env(opts, &native, &env)?;
+            let config = Config::load_env(opts, &Reader::native(), &env)?;
             let trace = Trace {
                 reader: format!(
                     "native reader (my_print_defaults not found; read as MariaDB \
@@ -73,16 +70,36 @@ impl Config {
         };
         let reader = program.display().to_string();
         let mut config = Config::load_env(opts, &Reader::PrintDefaults(program), &env)?;
-        let origins = match Config::load_env(opts, &native, &env) {
-            Ok(other) if other.mysqld == config.mysqld && other.sst == config.sst => {
-                config.mysqld_origins = other.mysqld_origins;
-                config.sst_origins = other.sst_origins;
+        let origins = match config.native_twin(opts, &env) {
+            Ok(Some(twin)) => {
+                config.mysqld_origins = twin.mysqld_origins;
+                config.sst_origins = twin.sst_origins;
                 OriginStatus::Agree
             }
-            Ok(_) => OriginStatus::Differ,
+            Ok(None) => OriginStatus::Differ,
             Err(err) => OriginStatus::NativeFailed(format!("{err:#}")),
         };
         Ok((config, Trace { reader, origins }))
+    }
+
+    /// The same files read natively, when that gives exactly these lines
+    /// (then its origins are theirs).
+    fn native_twin(&self, opts: &DefaultsOptions, env: &Env) -> anyhow::Result<Option<Config>> {
+        let twin = Config::load_env(opts, &Reader::native(), env)?;
+        Ok((twin.mysqld == self.mysqld && twin.sst == self.sst).then_some(twin))
+    }
+
+    /// [`Config::origin_of`], for a configuration read without origins
+    /// too (as an SST reads it, with `my_print_defaults`): then the files
+    /// of `opts` are read again natively to find the line, as
+    /// [`Config::load_traced`] does. For messages about one value; `None`
+    /// when the line cannot be known.
+    pub(crate) fn locate(&self, opts: &DefaultsOptions, groups: &str, key: &str) -> Option<Origin> {
+        if self.has_origins() {
+            return self.origin_of(groups, key).cloned();
+        }
+        let twin = self.native_twin(opts, &Env::from_process()).ok()??;
+        twin.origin_of(groups, key).cloned()
     }
 
     /// [`Config::get`], with the place of the line that gave the value
@@ -100,7 +117,6 @@ impl Config {
     }
 
     /// Whether every line's origin is known.
-    #[cfg(test)]
     pub(crate) fn has_origins(&self) -> bool {
         self.mysqld_origins.len() == self.mysqld.len() && self.sst_origins.len() == self.sst.len()
     }
@@ -236,6 +252,23 @@ mod tests {
             place(&cleaned, "sst", "tca").as_deref(),
             Some("<test my.cnf>:6 [sst]")
         );
+    }
+
+    #[test]
+    fn locate_finds_the_line_as_an_sst_reads_the_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("my.cnf");
+        std::fs::write(&path, "[mysqld]\nlog_bin\n[sst]\n\nrlimit = fast\n").expect("write");
+        let opts = DefaultsOptions {
+            file: Some(path.clone()),
+            ..DefaultsOptions::default()
+        };
+        // With my_print_defaults (as on a server) the lines come without
+        // origins; natively with them: either way the line is found.
+        let config = Config::load(&opts).expect("loads");
+        let origin = config.locate(&opts, "sst", "rlimit").expect("located");
+        assert_eq!((origin.file.as_path(), origin.line), (path.as_path(), 5));
+        assert_eq!(config.locate(&opts, "sst", "rlimit-lock"), None);
     }
 
     #[test]

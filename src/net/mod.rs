@@ -12,6 +12,6 @@ mod transport;
 
 pub(crate) use connection::{Connection, KEEPALIVE};
 pub(crate) use listener::Listener;
-pub(crate) use ratelimit::{Enabled, Measured, RateLimit};
+pub(crate) use ratelimit::{Measured, RateLimit};
 pub(crate) use stream::TimedStream;
 pub(crate) use transport::Transport;

@@ -8,9 +8,9 @@
 //! bytes (or one write) ahead of the rate, so any window of a few seconds
 //! sees the rate within a percent or two.
 //!
-//! The limit applies only while enabled ([`RateLimit::enable`], e.g. for
-//! the rounds outside the read lock); it also measures the bytes and the
-//! time it was enabled for, to report the rate it achieved.
+//! The limit applies only while enabled ([`RateLimit::set_enabled`], e.g.
+//! for the rounds outside the read lock); it also measures the bytes and
+//! the time it was enabled for, to report the rate it achieved.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ impl Measured {
 
 impl RateLimit {
     /// A limit of `rate` bytes a second (at least 1), disabled until
-    /// [`enable`](RateLimit::enable)d.
+    /// [`set_enabled`](RateLimit::set_enabled).
     pub(crate) fn new(rate: u64) -> Arc<RateLimit> {
         let rate = rate.max(1);
         Arc::new(RateLimit {
@@ -72,16 +72,22 @@ impl RateLimit {
         self.rate
     }
 
-    /// Enables the limit until the returned guard is dropped (a round).
-    /// The bucket starts empty of debt and of saved credit.
-    pub(crate) fn enable(&self) -> Enabled<'_> {
+    /// Enables or disables the limit; enabling a disabled one starts its
+    /// bucket empty of debt and of saved credit. Idempotent.
+    pub(crate) fn set_enabled(&self, on: bool) {
         let mut state = self.lock();
-        if state.since.is_none() {
-            let now = Instant::now();
-            state.bucket.restart(now);
-            state.since = Some(now);
+        let now = Instant::now();
+        match (on, state.since) {
+            (true, None) => {
+                state.bucket.restart(now);
+                state.since = Some(now);
+            }
+            (false, Some(since)) => {
+                state.meter.secs += (now - since).as_secs_f64();
+                state.since = None;
+            }
+            _ => {}
         }
-        Enabled(self)
     }
 
     /// What passed while enabled, so far (periods still open included).
@@ -120,26 +126,9 @@ impl RateLimit {
         }
     }
 
-    fn disable(&self) {
-        let mut state = self.lock();
-        if let Some(since) = state.since.take() {
-            state.meter.secs += since.elapsed().as_secs_f64();
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent whatever a panicking holder did.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The limit is enabled while this lives.
-#[derive(Debug)]
-pub(crate) struct Enabled<'a>(&'a RateLimit);
-
-impl Drop for Enabled<'_> {
-    fn drop(&mut self) {
-        self.0.disable();
     }
 }
 
@@ -239,7 +228,11 @@ mod tests {
 
     #[test]
     fn chunks_are_a_burst_at_most_while_enabled() {
-        let chunk = |rate, wanted| RateLimit::new(rate).enable().0.chunk(wanted);
+        let chunk = |rate, wanted| {
+            let limit = RateLimit::new(rate);
+            limit.set_enabled(true);
+            limit.chunk(wanted)
+        };
         assert_eq!(chunk(10 << 20, 1 << 20), 256 << 10);
         assert_eq!(chunk(100 << 10, 1 << 20), 5120);
         assert_eq!(chunk(100 << 10, 100), 100);
@@ -257,15 +250,15 @@ mod tests {
         let limit = RateLimit::new(2 << 20);
         let total: u64 = 600 << 10;
         let started = Instant::now();
-        {
-            let _on = limit.enable();
-            let mut sent = 0;
-            while sent < total {
-                let n = limit.chunk((total - sent) as usize);
-                limit.pay(n);
-                sent += n as u64;
-            }
+        limit.set_enabled(true);
+        let mut sent = 0;
+        while sent < total {
+            let n = limit.chunk((total - sent) as usize);
+            limit.pay(n);
+            sent += n as u64;
         }
+        limit.set_enabled(false);
+        limit.set_enabled(false); // idempotent: the period counts once
         let took = started.elapsed().as_secs_f64();
         let floor = total as f64 / (2 << 20) as f64 - BURST.as_secs_f64();
         assert!(took >= floor, "{took} s, at least {floor} s");

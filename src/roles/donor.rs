@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::oracle;
 use super::pidfile::PidFile;
+use super::rate::DonorLimit;
 use super::{Report, is_state_line, read_small, remove_quietly};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
@@ -66,7 +67,8 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     })?;
     let key = Key::from_secret(secret);
     let tls = Tls::donor(&settings.tls, &settings.address, user)?;
-    let connect = |channel| open_channel(settings, &tls, &key, channel, stop);
+    let limit = DonorLimit::new(settings);
+    let connect = |channel| open_channel(settings, &tls, &key, channel, stop, &limit);
     let mut control = connect(Channel::Control)?;
 
     if settings.bypass {
@@ -88,6 +90,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         return Ok(Report::default());
     }
 
+    limit.announce();
     let streams = settings.streams;
     let live = settings.short_lock && !snapshot_covers(settings)?;
     control.send(&Frame::Begin {
@@ -101,6 +104,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         stop,
         streams,
         progress: settings.progress.then(|| out.clone()),
+        limit: &limit,
     };
     // With every file cloned under the lock, a live round would only read
     // the datadir once more: the one round comes after `continue`.
@@ -146,10 +150,12 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         let secs = locked.elapsed().as_secs_f64();
         log::info!("Lock released after {secs:.3} s ({flush_secs:.3} s of them mariadbd's flush)");
         let _ = lock.set(secs);
+        limit.unlocked();
         Ok(())
     });
     done.push(rounds.run(&mut control, &connect, &binlogs, Some(release))?);
     log::info!("Transfer of data done");
+    limit.report();
     finish(&mut control, out, &state, false)?;
     log::info!("{method} SST completed on donor");
     Ok(Report::of(&done, lock.get().copied()))
@@ -204,6 +210,7 @@ struct Rounds<'a> {
     streams: usize,
     /// mariadbd's stdout, when it asked for progress lines.
     progress: Option<Mariadbd>,
+    limit: &'a DonorLimit<'a>,
 }
 
 impl Rounds<'_> {
@@ -218,6 +225,7 @@ impl Rounds<'_> {
         release: Option<Release<'_>>,
     ) -> Result<Arc<Progress>> {
         let live = release.is_none();
+        let _limited = self.limit.round(live);
         let name = if live { "live" } else { "locked" };
         let controls = Controls::read(&self.settings.layout)?;
         let entries = walk(&self.settings.layout, binlogs, !live)?;
@@ -351,12 +359,13 @@ fn open_channel(
     key: &Key,
     channel: Channel,
     stop: &Stop,
+    limit: &DonorLimit<'_>,
 ) -> Result<Connection<Transport>> {
     let address = &settings.address;
     let tcp = connect_any(&resolve(address.host_unescaped(), address.port)?, stop)?;
     stop.watch(&tcp)?;
     let peer = format!("{}:{}", address.host, address.port);
-    let stream = tls.wrap(TimedStream::new(tcp, settings.timeouts.idle)?)?;
+    let stream = tls.wrap(TimedStream::new(tcp, settings.timeouts.idle)?.limited(limit.wire()))?;
     let mut conn = Connection::new(stream, peer);
     handshake::open(&mut conn, key, channel)?;
     Ok(conn)

@@ -746,3 +746,48 @@ fn a_file_written_under_the_lock_fails_the_sst() {
     );
     assert!(outcome.joiner.is_err(), "the joiner fails too");
 }
+
+#[test]
+fn the_rate_limit_holds_outside_the_lock_and_under_it_only_when_asked() {
+    let rate = 1u64 << 20;
+    // Bytes at the limit take this long, less a burst (50 ms) and margin.
+    let floor = |bytes: u64| bytes as f64 / rate as f64 - 0.1;
+    for under_lock in [false, true] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let donor_dir = tmp.path().join("donor");
+        write(&donor_dir.join("ibdata1"), &noise(2 << 20, 21));
+        let j = tmp.path().join("joiner");
+        let switch = if under_lock { "on" } else { "off" };
+        let knobs = cnf(&format!("rlimit=1M\nrlimit-lock={switch}\n"));
+        let started = std::time::Instant::now();
+        let out = sst_with(
+            &donor_dir,
+            &j,
+            false,
+            &knobs,
+            |_| {},
+            |_| {},
+            // Every page changes before the lock: the locked round sends
+            // the file again.
+            |d| write(&d.join("ibdata1"), &noise(2 << 20, 22)),
+        );
+        let took = started.elapsed().as_secs_f64();
+        out.joiner.expect("joiner");
+        let report = out.donor.expect("donor");
+        let rounds = sent(&report);
+        let (locked, live) = rounds.split_last().expect("rounds");
+        let live: u64 = live.iter().sum();
+        assert!(live >= 2 << 20 && *locked >= 2 << 20, "{rounds:?}");
+        let lock = report.lock.expect("the lock's time");
+        if under_lock {
+            // The lock ends once the last block is read, before it is sent.
+            let read = locked - (1 << 20);
+            assert!(lock >= floor(read), "limited under the lock: {lock} s");
+            assert!(took >= floor(live + locked), "{took} s");
+        } else {
+            assert!(lock < floor(*locked), "the lock is not stretched: {lock} s");
+            assert!(took >= floor(live), "{took} s");
+        }
+        assert_mirrors(&donor_dir, &j);
+    }
+}

@@ -29,6 +29,7 @@ mod hostile_tests;
 mod joiner;
 mod oracle;
 pub(crate) mod pidfile;
+mod rate;
 #[cfg(test)]
 mod test_support;
 

@@ -687,3 +687,99 @@ fn help_and_version() {
     assert_eq!((code, out.as_str()), (22, ""));
     assert!(err.contains("unknown option '--no-such-option'"), "{err}");
 }
+
+#[test]
+fn the_rate_limit_is_shown_and_bounds_the_estimates() {
+    let node = Node::new("rlimit = 1k");
+    let bytes = 4096 + 2048 + 10_000 + 6;
+    let (code, out, err) = node.check(&["--json", "--address", &address()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: Value = serde_json::from_str(&out).expect("JSON");
+    let row = doc["settings"]
+        .as_array()
+        .expect("settings")
+        .iter()
+        .find(|s| s["key"] == "rlimit")
+        .expect("rlimit row");
+    assert_eq!(row["value"], "1 KiB/s (1024 bytes/s), not under the lock");
+    assert_eq!(row["source"]["line"], 12);
+    assert_eq!(doc["transfer"]["rate_limit"], 1024);
+    assert_eq!(doc["transfer"]["estimated_seconds"], bytes as f64 / 1024.0);
+    let (code, out, _) = node.check(&["--address", &address()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("rlimit=1k: a donor sends at most 1 KiB/s, not under the lock; the copy of"),
+        "{out}"
+    );
+    let data = node.path("data");
+    let dry_run = |more: &[&str]| {
+        let mut args = vec![
+            "--role",
+            "donor",
+            "--address",
+            "127.0.0.1:9",
+            "--datadir",
+            s(&data),
+            "--defaults-file",
+            s(&node.cnf),
+            "--dry-run",
+        ];
+        args.extend_from_slice(more);
+        run(&args)
+    };
+    let (code, out, err) = dry_run(&["--rate", "1M"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rlimit         rate limit 1 KiB/s (rlimit=1k from "),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Estimated time at 1.0 KiB/s (the rate limit, rlimit=1k): 15.8 s for the live round"
+        ),
+        "{out}"
+    );
+    let (_, out, _) = dry_run(&["--rate", "512"]);
+    assert!(
+        out.contains("Estimated time at 512 B/s: 31.5 s"),
+        "the lower: {out}"
+    );
+    let (_, out, _) = dry_run(&["--json"]);
+    let doc: Value = serde_json::from_str(&out).expect("JSON plan");
+    assert_eq!(
+        (doc["rlimit"].clone(), doc["estimate_rate"].clone()),
+        (1024.into(), 1024.into())
+    );
+}
+
+#[test]
+fn a_bad_rate_limit_is_exit_22_naming_its_line() {
+    let node = Node::new("rlimit = fast");
+    let cnf = s(&node.cnf).to_string();
+    let (code, out, _) = node.check(&["--address", &address()]);
+    assert_eq!(code, 1, "{out}");
+    let fails = failures(&out);
+    assert!(
+        fails
+            .iter()
+            .any(|l| l.contains(&format!("[sst] rlimit=fast ({cnf}:12 [sst]) is not a rate"))),
+        "{out}"
+    );
+    // As an SST reads my.cnf (my_print_defaults when installed).
+    let (code, _, err) = run(&[
+        "--role",
+        "donor",
+        "--address",
+        "127.0.0.1:9",
+        "--datadir",
+        s(&node.path("data")),
+        "--defaults-file",
+        &cnf,
+        "--dry-run",
+    ]);
+    assert_eq!(code, 22, "{err}");
+    assert!(
+        err.contains(&format!("[sst] rlimit=fast ({cnf}:12 [sst]) is not a rate")),
+        "{err}"
+    );
+}

@@ -3,9 +3,11 @@
 //!
 //! It resolves the settings and the TLS context, reads the binlog index
 //! and walks the file set exactly as a donor does, then prints the files,
-//! their sizes and, with `--rate`, the time the copy would take (under
-//! `rsrsync-lock=full`, the time of the read lock; under `short`, of the
-//! live round before it). It never prints `flush tables`, never connects to
+//! their sizes and, with `--rate` or a rate limit (`rlimit`, the lower of
+//! the two), the time the copy would take (under `rsrsync-lock=full`, the
+//! time of the read lock, which the limit stretches only with
+//! `rlimit-lock=on`; under `short`, of the live round before it). It never
+//! prints `flush tables`, never connects to
 //! the joiner, and writes nothing: no pid file, no `tables_flushed`
 //! clean-up, no log into the datadir.
 
@@ -87,6 +89,12 @@ fn header(settings: &Settings) -> Vec<(String, String)> {
             ),
         ),
     ];
+    if let Some(limit) = &settings.rlimit {
+        rows.push((
+            "rlimit".to_string(),
+            limit.describe(settings.short_lock, settings.rlimit_lock),
+        ));
+    }
     if settings.remote_auth.is_none() {
         rows.push((
             "secret".to_string(),
@@ -138,7 +146,10 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::Dir))
         .count();
-    let seconds = args.rate.map(|rate| plan.bytes() as f64 / rate as f64);
+    let rate = estimate_rate(settings, args.rate);
+    let seconds = rate
+        .as_ref()
+        .map(|(rate, _)| plan.bytes() as f64 / *rate as f64);
     // What the donor would find before its first round (see
     // roles::donor): every file clonable means one round after the lock.
     let snapshot = if settings.snapshot {
@@ -170,6 +181,9 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
             "total_files": plan.files(),
             "total_bytes": plan.bytes(),
             "rate": args.rate,
+            "rlimit": settings.rlimit.as_ref().map(|l| l.rate),
+            "rlimit_lock": settings.rlimit_lock,
+            "estimate_rate": rate.as_ref().map(|(rate, _)| rate),
             "estimated_seconds": seconds,
             "lock": lock,
             "estimated_lock_seconds": if settings.short_lock { None } else { seconds },
@@ -244,16 +258,16 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         plan.bytes(),
         if dirs == 1 { "y" } else { "ies" }
     ));
-    out.push_str(&match (args.rate, seconds) {
-        (Some(rate), Some(secs)) if settings.short_lock => format!(
-            "Estimated time at {}/s: {} for the live round (no lock); the lock then lasts \
-             only as long as the differences take\n",
-            human_bytes(rate),
+    out.push_str(&match (&rate, seconds) {
+        (Some((rate, why)), Some(secs)) if settings.short_lock => format!(
+            "Estimated time at {}/s{why}: {} for the live round (no lock); the lock then \
+             lasts only as long as the differences take\n",
+            human_bytes(*rate),
             duration(secs)
         ),
-        (Some(rate), Some(secs)) => format!(
-            "Estimated time at {}/s: {} (the read lock would be held about as long)\n",
-            human_bytes(rate),
+        (Some((rate, why)), Some(secs)) => format!(
+            "Estimated time at {}/s{why}: {} (the read lock would be held about as long)\n",
+            human_bytes(*rate),
             duration(secs)
         ),
         _ => {
@@ -263,8 +277,27 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
     Ok(out)
 }
 
+/// The rate to estimate the copy with, and what it is when the rate limit
+/// set it: the lower of `--rate` and the limit, when the limit holds for
+/// the estimated round (the live one; the locked one only with
+/// `rlimit-lock=on`).
+fn estimate_rate(settings: &Settings, given: Option<u64>) -> Option<(u64, String)> {
+    let limit = settings
+        .rlimit
+        .as_ref()
+        .filter(|_| settings.short_lock || settings.rlimit_lock);
+    match (given, limit) {
+        (Some(given), Some(limit)) if given <= limit.rate => Some((given, String::new())),
+        (_, Some(limit)) => Some((
+            limit.rate,
+            format!(" (the rate limit, rlimit={})", limit.value),
+        )),
+        (given, None) => given.map(|g| (g, String::new())),
+    }
+}
+
 /// `7.3 s`, `12 min 5 s`, `2 h 3 min`.
-fn duration(secs: f64) -> String {
+pub(super) fn duration(secs: f64) -> String {
     if secs < 60.0 {
         return format!("{secs:.1} s");
     }

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 use anyhow::Result;
 
+use super::dryrun::duration;
 use super::report::{ClassTotal, Report, TransferSet, class_name};
 use super::resolve::Node;
 use crate::fsutil::human_bytes;
 use crate::protocol::Class;
 use crate::roles::donor::transfer_entries;
 use crate::roles::pidfile::{self, Previous};
-use crate::settings::Settings;
+use crate::settings::{Settings, rlimit};
 use crate::transfer::external::donor_path;
 use crate::transfer::walk::{Entry, EntryKind};
 
@@ -126,7 +127,14 @@ fn transfer_set(settings: &Settings) -> Result<TransferSet> {
 
 /// The totals by class of the `entries` a donor with `settings` sends.
 fn set_of(settings: &Settings, entries: &[Entry]) -> TransferSet {
-    let mut set = TransferSet::default();
+    let mut set = TransferSet {
+        rate_limit: settings
+            .rlimit
+            .as_ref()
+            .filter(|_| settings.short_lock || settings.rlimit_lock)
+            .map(|limit| limit.rate),
+        ..TransferSet::default()
+    };
     for class in Class::ALL {
         let dir = match (class, &settings.binlog) {
             (Class::Binlog, Some(binlog)) => binlog.dir.clone(),
@@ -194,6 +202,7 @@ pub(crate) fn check_transfer_set(node: &Node, report: &mut Report) {
                     ),
                 );
             }
+            rate_limit_estimate(&node.settings, &set, report);
             report.transfer = Some(set);
             check_outside(node, &entries, report);
         }
@@ -204,6 +213,30 @@ pub(crate) fn check_transfer_set(node: &Node, report: &mut Report) {
              of the file named",
         ),
     }
+}
+
+/// Says how long the rate limit makes the copy of `set` at least.
+fn rate_limit_estimate(settings: &Settings, set: &TransferSet, report: &mut Report) {
+    let Some(limit) = &settings.rlimit else {
+        return;
+    };
+    let scope = rlimit::scope(settings.short_lock, settings.rlimit_lock);
+    let copy = match set.limited_secs() {
+        Some(secs) => format!(
+            "; the copy of {} takes at least {} at that rate",
+            human_bytes(set.bytes()),
+            duration(secs)
+        ),
+        None => String::new(),
+    };
+    report.info(
+        "rate limit",
+        format!(
+            "rlimit={}: a donor sends at most {}, {scope}{copy}",
+            limit.value,
+            rlimit::per_second(limit.rate)
+        ),
+    );
 }
 
 /// Lists each table file outside the datadir (`DATA DIRECTORY`, `INDEX

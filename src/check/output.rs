@@ -207,6 +207,8 @@ pub(crate) fn render_json(report: &Report) -> String {
             "files": set.files(),
             "bytes": set.bytes(),
             "dirs": set.dirs,
+            "rate_limit": set.rate_limit,
+            "estimated_seconds": set.limited_secs(),
             "classes": set.classes.iter().map(|c| json!({
                 "class": class_key(c.class),
                 "name": class_name(c.class),

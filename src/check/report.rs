@@ -102,6 +102,10 @@ pub(crate) struct TransferSet {
     pub(crate) classes: Vec<ClassTotal>,
     /// Database directories (created on the joiner, no data).
     pub(crate) dirs: u64,
+    /// The rate limit (`rlimit`) the copy keeps to, bytes a second: the
+    /// live round's, or under `rsrsync-lock=full` the locked one's when
+    /// `rlimit-lock=on`.
+    pub(crate) rate_limit: Option<u64>,
 }
 
 impl TransferSet {
@@ -115,6 +119,12 @@ impl TransferSet {
 
     pub(crate) fn class_bytes(&self) -> ClassBytes {
         self.classes.iter().map(|c| (c.class, c.bytes)).collect()
+    }
+
+    /// The shortest time the copy can take under the rate limit.
+    pub(crate) fn limited_secs(&self) -> Option<f64> {
+        self.rate_limit
+            .map(|rate| self.bytes() as f64 / rate as f64)
     }
 }
 
@@ -247,8 +257,10 @@ mod tests {
                 },
             ],
             dirs: 1,
+            rate_limit: Some(5),
         };
         assert_eq!((set.files(), set.bytes()), (3, 15));
         assert_eq!(set.class_bytes().get(&Class::Redo), Some(&5));
+        assert_eq!(set.limited_secs(), Some(3.0));
     }
 }

@@ -17,7 +17,7 @@ use super::args::CheckArgs;
 use super::report::{Report, Source};
 use crate::config::{Config, Origin};
 use crate::net::address::{DEFAULT_PORT, SstAddress};
-use crate::settings::{SWITCHES, Settings};
+use crate::settings::{Rlimit, SWITCHES, Settings, rlimit};
 
 /// Where mariadbd keeps its data when nothing says otherwise.
 const DEFAULT_DATADIR: &str = "/var/lib/mysql";
@@ -76,7 +76,11 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
     argv.push(format!("{}:{}", address.host, address.port).into());
     argv.push("--datadir".into());
     argv.push(datadir.clone().into());
-    let parsed = crate::cli::parse(argv).context("building the SST arguments")?;
+    let mut parsed = crate::cli::parse(argv).context("building the SST arguments")?;
+    // The files to find a line in again, should the readers disagree.
+    parsed.defaults_file = args.defaults.file.clone().map(Into::into);
+    parsed.defaults_extra_file = args.defaults.extra_file.clone().map(Into::into);
+    parsed.defaults_group_suffix = args.defaults.group_suffix.clone().map(Into::into);
     // A bad switch stops an SST; here it is a finding, and the rest of
     // the settings are resolved without it.
     let mut left_out: Vec<&str> = TLS_KEYS.to_vec();
@@ -99,6 +103,15 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
                 left_out.push(key);
             }
         }
+    }
+    if let Err(err) = Rlimit::resolve(&config, &args.defaults) {
+        report.fail(
+            "rlimit",
+            format!("{err:#}: an SST would stop with exit 22"),
+            "set rlimit in [sst] to bytes per second (10m is 10 MiB/s), 0 for no limit, or \
+             remove it",
+        );
+        left_out.push("rlimit");
     }
     let settings = Settings::resolve(
         &parsed,
@@ -217,6 +230,20 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
         let (_, source) = knob(&config, "sst", key);
         report.setting(key, value, source);
     }
+    let (_, source) = knob(&config, "sst", "rlimit");
+    let shown = match &settings.rlimit {
+        Some(limit) => format!(
+            "{} ({} bytes/s), {}",
+            rlimit::per_second(limit.rate),
+            limit.rate,
+            rlimit::scope(settings.short_lock, settings.rlimit_lock)
+        ),
+        None => "0 (no limit)".to_string(),
+    };
+    report.setting("rlimit", shown, source);
+    let (_, source) = knob(&config, "sst", "rlimit-lock");
+    let under_lock = if settings.rlimit_lock { "on" } else { "off" };
+    report.setting("rlimit-lock", under_lock, source);
     report.setting(
         "SST address (joiner)",
         format!("{}:{}", address.host, address.port),
@@ -566,6 +593,34 @@ mod tests {
         assert_eq!(row(&report, "rsrsync-delta").value, "off");
         assert_eq!(line_of(row(&report, "rsrsync-delta")), Some(5));
         assert_eq!(row(&report, "rsrsync-lock").value, "short");
+    }
+
+    #[test]
+    fn the_rate_limit_is_shown_and_a_bad_one_fails() {
+        let (node, report) = resolved("[sst]\nrlimit=10m\n", &args());
+        assert_eq!(node.settings.rlimit.map(|r| r.rate), Some(10 << 20));
+        assert_eq!(
+            row(&report, "rlimit").value,
+            "10 MiB/s (10485760 bytes/s), not under the lock"
+        );
+        assert_eq!(line_of(row(&report, "rlimit")), Some(2));
+        assert_eq!(row(&report, "rlimit-lock").value, "off");
+        assert!(report.passed());
+        let (node, report) = resolved("[sst]\nrlimit-lock=on\nrlimit=fast\n", &args());
+        assert_eq!(node.settings.rlimit, None, "resolved without it");
+        assert_eq!(row(&report, "rlimit").value, "0 (no limit)");
+        assert_eq!(row(&report, "rlimit-lock").value, "on");
+        let failed: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.status == super::super::report::Status::Fail)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].starts_with("[sst] rlimit=fast (<test my.cnf>:3 [sst]) is not a rate"),
+            "{failed:?}"
+        );
     }
 
     #[test]

@@ -398,3 +398,46 @@ fn a_key_that_does_not_match_is_exit_22() {
     assert!(lines.is_empty(), "no ready line: {lines:?}");
     assert!(log.contains("does not match"), "{log}");
 }
+
+#[test]
+fn the_rate_limit_counts_the_tls_records_on_the_wire() {
+    let pki = tempfile::tempdir().expect("pki");
+    Ca::new("self").issue(pki.path(), "server", "whatever");
+    let rate = 32 << 10;
+    let started = std::time::Instant::now();
+    let run = sst(
+        &ssl_cnf(pki.path(), "server", "REQUIRED", false),
+        "[sst]\nssl-mode=REQUIRED\nrsrsync-timeout=20\nrlimit=32K\n",
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(
+        (run.donor.0, run.joiner.0),
+        (0, 0),
+        "{}\n{}",
+        run.donor.2,
+        run.joiner.2
+    );
+    assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
+    let line = run
+        .donor
+        .2
+        .lines()
+        .find(|l| l.contains("the limited rounds wrote"))
+        .unwrap_or_else(|| panic!("no measured rate in\n{}", run.donor.2));
+    let wrote: usize = line
+        .split("wrote ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    // The encrypted records of the data, not the data: more than it, and
+    // no more than the proxy forwarded (both directions).
+    assert!(wrote > MARKER.len() * 1000, "{line}");
+    assert!(
+        wrote <= run.wire.len(),
+        "{line}: {} on the wire",
+        run.wire.len()
+    );
+    let floor = wrote as f64 / f64::from(rate) - 0.1;
+    assert!(took >= floor, "{took} s for {wrote} bytes at {rate} B/s");
+}

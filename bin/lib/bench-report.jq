@@ -69,6 +69,13 @@ def row: join("\t");
      ["saved MiB", "saved_mib", 0], ["wire MiB/s", "tput", 2], ["data MiB/s", "eff_tput", 2],
      ["link MiB/s", "link_mibs", 2],
      ["CPU donor", "cpu_donor_s", 1], ["CPU joiner", "cpu_joiner_s", 1]]),
+  (.meta.wan_sizes // "" | split(" ")) as $wz
+| ([["join->Synced", "join_s", 1], ["SST joiner", "sst_joiner_s", 1], ["datadir MiB", "datadir_mib", 0],
+    ["data Mbit/s", "data_mbit", 0], ["link share", "link_share", 2], ["wire Mbit/s", "wire_mbit", 0],
+    ["retrans %", "retrans_pct", 2], ["CPU donor", "cpu_donor_s", 1], ["CPU joiner", "cpu_joiner_s", 1],
+    ["machine busy %", "cpu_busy_pct", 0]]) as $wcols
+| table("wan"; "WAN (\(.meta.wan)), no loss, \($wz[0] // "?") MiB requested; data Mbit/s = datadir bytes / SST time, link share = that / the link's rate"; $wcols),
+  table("wan-loss"; "WAN (\(.meta.wan)), 0.1% loss each way (BENCH_WAN_LOSS), \($wz[1] // "?") MiB requested"; $wcols),
   table("big"; "Big datadir, \($sz[1]) MiB requested: rsrsync's memory";
     [["join->Synced", "join_s", 1], ["SST joiner", "sst_joiner_s", 2], ["lock", "lock_s", 2], ["sent MiB", "wire_mib", 0],
      ["MiB/s", "tput", 1], ["RSS donor", "rss_donor_mib", 1], ["RSS joiner", "rss_joiner_mib", 1],
@@ -77,6 +84,7 @@ def row: join("\t");
   "Ratios (medians)",
   (.ratios | to_entries[] | select(.value | type == "number") | ["  \(.key)", (.value | ratio)] | row),
   (.ratios.slow[]? | ["  slow \(.variant) vs rsync (SST time)", (.vs_rsync | ratio)] | row),
+  (.ratios.wan[]? | select(.variant != "rsync") | ["  \(.part) \(.variant) throughput vs rsync \(.vs_rsync | ratio), vs rsync+stunnel \(.vs_stunnel | ratio)"] | row),
   (.ratios.lock[]? | ["  lock at \(.size_mb) MiB: short/rsync \(.short_vs_rsync | ratio), full/rsync \(.full_vs_rsync | ratio), stall short/rsync \(.stall_short_vs_rsync | ratio)"] | row),
   "",
   "Targets (reported, not asserted)",

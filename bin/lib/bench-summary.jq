@@ -10,6 +10,7 @@ def st(f): [.[] | f | select(. != null)] as $v
     | {med: ($v | median), min: ($v | min), max: ($v | max), n: ($v | length)};
 def mib: if . == null then null else . / 1048576 end;
 def div($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+def mbit: if . == null then null else . * 8 / 1000000 end;
 
 # One group's statistics.
 def group_stats:
@@ -36,7 +37,12 @@ def group_stats:
         stall_ms: st(.stall_ms), load_tps: st(.load_tps), load_errors: st(.load_errors),
         link_mibs: st(.link_mibs),
         donor_read_mib: st(.donor_read_bytes | mib),
-        read_ratio: st(div(.donor_read_bytes; .datadir_bytes))
+        read_ratio: st(div(.donor_read_bytes; .datadir_bytes)),
+        data_mbit: st(div(.datadir_bytes | mbit; .sst_joiner_s)),
+        wire_mbit: st(div(.wire_to_joiner | mbit; .sst_joiner_s)),
+        link_share: st(div(div(.datadir_bytes | mbit; .sst_joiner_s); .link_mbit)),
+        retrans_pct: st(div(.donor_retrans; .donor_segs) | if . == null then null else . * 100 end),
+        cpu_busy_pct: st(.cpu_busy_pct)
      }};
 
 . as $runs
@@ -71,6 +77,10 @@ def group_stats:
     slow: ([$groups[] | select(.part == "slow")] as $s
         | (first($s[] | select(.variant == "rsync")) // null) as $r
         | [$s[] | {variant, vs_rsync: div(med(.; "sst_joiner_s"); med($r; "sst_joiner_s"))}]),
+    wan: [$groups[] | select(.part == "wan" or .part == "wan-loss") as $x
+        | {part: $x.part, variant: $x.variant,
+           vs_rsync: div(med($x; "data_mbit"); med(g($x.part; "rsync"); "data_mbit")),
+           vs_stunnel: div(med($x; "data_mbit"); med(g($x.part; "rsync+stunnel"); "data_mbit"))}],
     lock: [$load_sizes[] as $z | {size_mb: $z,
         short_vs_rsync: div(med(gs("load"; $z; "rsrsync"); "lock_s"); med(gs("load"; $z; "rsync"); "lock_s")),
         full_vs_rsync: div(med(gs("load"; $z; "rsrsync lock=full"); "lock_s"); med(gs("load"; $z; "rsync"); "lock_s")),
@@ -101,6 +111,11 @@ def group_stats:
                      target("peak RSS joiner MiB at \(.size_mb) MiB"; .joiner_mib; "<= 64"; (.joiner_mib // 999) <= 64)),
     target("TLS throughput vs rsync+stunnel"; $ratios.tls_tput_vs_stunnel; ">= 1.5"; ($ratios.tls_tput_vs_stunnel // 0) >= 1.5),
     target("re-join bytes sent / transfer set"; $ratios.rejoin_sent_ratio; "<= 0.10"; ($ratios.rejoin_sent_ratio // 9) <= 0.10),
+    (["rsrsync", "rsrsync TLS", "rsrsync lock=full", "rsrsync TLS lock=full", "rsrsync x4"][] as $v | g("wan"; $v) | select(. != null)
+        | target("WAN, no loss: \($v) share of the link"; .m.link_share.med; ">= 0.8"; (.m.link_share.med // 0) >= 0.8)),
+    ($ratios.wan[] | select(.part == "wan-loss" and (.variant | startswith("rsrsync")))
+        | if (.variant | test("TLS")) then target("WAN, loss: \(.variant) vs rsync+stunnel (throughput)"; .vs_stunnel; ">= 2"; (.vs_stunnel // 0) >= 2)
+          else target("WAN, loss: \(.variant) vs rsync (throughput)"; .vs_rsync; ">= 2"; (.vs_rsync // 0) >= 2) end),
     ($ratios.lock[] | target("lock vs rsync under load at \(.size_mb) MiB (short lock)"; .short_vs_rsync; "<= 0.05"; (.short_vs_rsync // 9) <= 0.05)),
     ($ratios.cache | group_by(.part)[] | last
      | target("\(.part) \(.size_mb) MiB: lock vs rsync"; .lock_vs_rsync; "<= 0.05"; (.lock_vs_rsync // 9) <= 0.05),

@@ -241,15 +241,21 @@ bn_tar_copy() {
     rm -f "$rx" "$tx"
 }
 
-# The two network namespaces of the shaped link and their addresses.
-BN_NS=(rsbench-d rsbench-j)
+# The two network namespaces of the shaped link (this run's own: benches
+# may run side by side) and their addresses.
+BN_NS=("rsbench-d-$$" "rsbench-j-$$")
 BN_NS_ADDR=(10.213.0.1 10.213.0.2)
+# The WAN link's delay line (bn_wan_up): its PID and log; and the host's
+# list of congestion controls a namespace may choose, to restore.
+BN_DELAY_PID=
+BN_DELAY_LOG=
+BN_CC_ALLOWED=
 
-# Make two network namespaces joined by a veth pair whose both ends send at
-# most $1 (tc rate, e.g. 100mbit) through a token bucket: the donor's in
-# BN_NS[0] at BN_NS_ADDR[0], the joiner's in BN_NS[1]. Replaces leftovers.
-bn_link_up() {
-    local rate=$1 k
+# Make two network namespaces joined by a veth pair, unshaped and down:
+# the donor's end in BN_NS[0] at BN_NS_ADDR[0], the joiner's in BN_NS[1].
+# Replaces leftovers.
+_bn_ns_pair() {
+    local k
     bn_link_down
     for k in 0 1; do
         ip netns add "${BN_NS[$k]}"
@@ -258,18 +264,112 @@ bn_link_up() {
     ip link add rsbench-v0 netns "${BN_NS[0]}" type veth peer name rsbench-v1 netns "${BN_NS[1]}"
     for k in 0 1; do
         ip -n "${BN_NS[$k]}" addr add "${BN_NS_ADDR[$k]}/24" dev "rsbench-v$k"
+    done
+}
+
+# Make the namespace pair with both ends of the veth sending at most $1 (tc
+# rate, e.g. 100mbit) through a token bucket.
+bn_link_up() {
+    local rate=$1 k
+    _bn_ns_pair
+    for k in 0 1; do
         ip -n "${BN_NS[$k]}" link set "rsbench-v$k" up
         # Big segments are split by tbf to fit its bucket; 50 ms of queue.
         tc -n "${BN_NS[$k]}" qdisc add dev "rsbench-v$k" root tbf rate "$rate" burst 128kb latency 50ms
     done
 }
 
-# Remove the namespaces of bn_link_up (and so the veth pair); never fails.
+# Make the namespace pair a WAN link: the donor sends at most $1 (tc rate,
+# e.g. 1gbit) with a queue of one round trip, the round trip is $2 ms, $3
+# packets in a million are lost each way, and both namespaces use the
+# congestion control $4 (cubic: what a Debian host runs). $5: a directory
+# for the delay line's binary and log.
+#
+# This kernel has no netem, so the delay is a userspace delay line
+# (bin/lib/wan-delay.c) on the way back only: the joiner reaches the donor
+# through a pair of TUN devices, a whole round trip late, while the
+# donor's data goes through the veth and tbf in the kernel. TCP sees the
+# same round trip either way, and userspace copies the ACKs, not the data.
+# The loss on the data's way is an nftables rule on the joiner's ingress,
+# which sees single segments only if the donor's veth makes no larger
+# ones (gso_max_segs 1, with loss only: a lost 64 KiB GSO packet would be
+# a burst of 45 lost segments).
+bn_wan_up() {
+    local rate=$1 rtt=$2 ppm=$3 cc=$4 dir=$5 k t0=$SECONDS
+    _bn_ns_pair
+    [[ $ppm == 0 ]] || ip -n "${BN_NS[0]}" link set rsbench-v0 gso_max_segs 1
+    # A queue of one bandwidth-delay product, so a full window fits.
+    tc -n "${BN_NS[0]}" qdisc add dev rsbench-v0 root tbf rate "$rate" burst 128kb latency "${rtt}ms"
+    _bn_allow_cc "$cc"
+    for k in 0 1; do
+        ip -n "${BN_NS[$k]}" link set "rsbench-v$k" up
+        ip netns exec "${BN_NS[$k]}" sysctl -q -w "net.ipv4.tcp_congestion_control=$cc"
+    done
+    gcc -O2 -Wall -o "$dir/wan-delay" "$RS_ROOT/bin/lib/wan-delay.c"
+    BN_DELAY_LOG="$dir/wan-delay.log"
+    "$dir/wan-delay" "${BN_NS[1]}" rsbench-t1 "${BN_NS[0]}" rsbench-t0 "$rtt" "$ppm" 2>"$BN_DELAY_LOG" &
+    BN_DELAY_PID=$!
+    until ip -n "${BN_NS[0]}" link show rsbench-t0 >/dev/null 2>&1 &&
+        ip -n "${BN_NS[1]}" link show rsbench-t1 >/dev/null 2>&1; do
+        ((SECONDS - t0 < 10)) || die "the WAN delay line made no TUN devices (log: $BN_DELAY_LOG)"
+        _cl_alive "$BN_DELAY_PID" || die "the WAN delay line exited: $(cat "$BN_DELAY_LOG")"
+        sleep 0.05
+    done
+    ip -n "${BN_NS[0]}" link set rsbench-t0 up
+    ip -n "${BN_NS[1]}" link set rsbench-t1 up
+    ip -n "${BN_NS[1]}" route add "${BN_NS_ADDR[0]}/32" dev rsbench-t1 src "${BN_NS_ADDR[1]}"
+    [[ $ppm == 0 ]] || ip netns exec "${BN_NS[1]}" nft -f - <<EOF
+table netdev rsbench_loss {
+    chain in {
+        type filter hook ingress device rsbench-v1 priority 0; policy accept;
+        numgen random mod 1000000 < $ppm counter drop
+    }
+}
+EOF
+}
+
+# Let a namespace choose the congestion control $1: outside the host's
+# namespace only those in net.ipv4.tcp_allowed_congestion_control may be
+# the default. Adds it there if missing; bn_link_down restores the list.
+_bn_allow_cc() {
+    local allowed
+    allowed=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
+    [[ " $allowed " == *" $1 "* ]] && return 0
+    BN_CC_ALLOWED=$allowed
+    sysctl -q -w "net.ipv4.tcp_allowed_congestion_control=$allowed $1"
+}
+
+# Print "<segments sent> <of them retransmitted>" by TCP in the network
+# namespace $1 since it was made.
+bn_tcp_segs() {
+    # shellcheck disable=SC2016 # awk's fields, not the shell's
+    ip netns exec "$1" awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
+        $1 == "Tcp:" { print $c["OutSegs"], $c["RetransSegs"] }' /proc/net/snmp
+}
+
+# Print "<busy jiffies> <all jiffies>" of the host's CPUs (/proc/stat; idle
+# and iowait are not busy).
+bn_cpu_jiffies() {
+    awk '$1 == "cpu" { for (i = 2; i <= NF; i++) all += $i; print all - $5 - $6, all; exit }' /proc/stat
+}
+
+# Remove the namespaces of bn_link_up or bn_wan_up (and so the veth pair
+# and the TUN devices), stop the delay line, restore the host's allowed
+# congestion controls; never fails.
 bn_link_down() {
     local ns
+    if [[ -n $BN_DELAY_PID ]]; then
+        kill -TERM "$BN_DELAY_PID" 2>/dev/null || true
+        wait "$BN_DELAY_PID" 2>/dev/null || true
+        BN_DELAY_PID=
+    fi
     for ns in "${BN_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
+    if [[ -n $BN_CC_ALLOWED ]]; then
+        sysctl -q -w "net.ipv4.tcp_allowed_congestion_control=$BN_CC_ALLOWED" || true
+        BN_CC_ALLOWED=
+    fi
 }
 
 # Measure the shaped link: send $1 MiB of zeros from BN_NS[0] to BN_NS[1];

@@ -13,12 +13,13 @@ use super::acceptor::{next_connection, spawn_acceptor};
 use super::binlogs::replace_binlogs;
 use super::oracle;
 use super::pidfile::PidFile;
+use super::reporter::Reporter;
 use super::{Report, is_state_line, remove_quietly, with_keepalive};
 use crate::exit::Exit;
 use crate::fsutil::DataDir;
 use crate::net::address::listen_addresses;
 use crate::net::{Connection, Listener, Transport};
-use crate::progress::{Progress, Reporter};
+use crate::progress::Progress;
 use crate::protocol::auth::{Key, new_secret};
 use crate::protocol::{
     Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, NO_USER, VERSION,

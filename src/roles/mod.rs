@@ -1,6 +1,8 @@
 //! The SST sequence of each role, and what both roles share: the
 //! `wsrep_sst.pid` handshake with a previous SST (`pidfile`), the state
-//! line, and keeping the control connection alive during long local work.
+//! line, keeping the control connection alive during long local work, and
+//! reporting a round's progress (`reporter`: the only way a transfer's
+//! progress reaches mariadbd).
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -30,6 +32,7 @@ mod joiner;
 mod oracle;
 pub(crate) mod pidfile;
 mod rate;
+mod reporter;
 #[cfg(test)]
 mod test_support;
 

@@ -20,7 +20,9 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::protocol::MAX_PATH;
+/// Longest path (Linux `PATH_MAX`); the protocol bounds the paths it
+/// carries alike (a test of `transfer` holds the two together).
+pub(crate) const MAX_PATH: usize = 4096;
 
 /// Longest path component (Linux `NAME_MAX`).
 const MAX_NAME: usize = 255;
@@ -530,6 +532,20 @@ mod tests {
         ] {
             assert_eq!(rel(good).to_bytes(), good.as_bytes());
         }
+    }
+
+    #[test]
+    fn paths_are_bounded_by_path_max() {
+        // Components of 199 bytes: only the whole path's length is at stake.
+        let path = |len: usize| -> Vec<u8> {
+            (1..=len)
+                .map(|i| if i % 200 == 0 { b'/' } else { b'x' })
+                .collect()
+        };
+        assert_eq!(MAX_PATH, 4096);
+        assert!(RelPath::parse(&path(4096)).is_ok());
+        let err = RelPath::parse(&path(4097)).expect_err("one byte too long");
+        assert_eq!(format!("{err:#}"), "path of 4097 bytes");
     }
 
     #[test]

@@ -178,6 +178,13 @@ mod tests {
         )
     }
 
+    /// Every path the protocol carries is one `RelPath` accepts by length,
+    /// and no longer one.
+    #[test]
+    fn the_wire_and_the_filesystem_bound_paths_alike() {
+        assert_eq!(crate::protocol::MAX_PATH, crate::fsutil::MAX_PATH);
+    }
+
     #[test]
     fn configured_dirs_inside_the_datadir_are_not_databases() {
         let l = layout(

@@ -107,19 +107,19 @@ pub(crate) enum Link<'a> {
 
 /// What a directory entry is, never following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntryKind {
+pub(crate) enum DirEntryKind {
     File,
     Dir,
     Symlink,
     Other,
 }
 
-fn kind_of(mode: u32) -> EntryKind {
+fn kind_of(mode: u32) -> DirEntryKind {
     match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
-        SFlag::S_IFREG => EntryKind::File,
-        SFlag::S_IFDIR => EntryKind::Dir,
-        SFlag::S_IFLNK => EntryKind::Symlink,
-        _ => EntryKind::Other,
+        SFlag::S_IFREG => DirEntryKind::File,
+        SFlag::S_IFDIR => DirEntryKind::Dir,
+        SFlag::S_IFLNK => DirEntryKind::Symlink,
+        _ => DirEntryKind::Other,
     }
 }
 
@@ -231,7 +231,7 @@ impl DataDir {
         let file = File::from(fd);
         let kind = kind_of(fstat(&file)?.st_mode);
         ensure!(
-            kind == EntryKind::File,
+            kind == DirEntryKind::File,
             "{} is not a regular file",
             self.show(rel)
         );
@@ -247,7 +247,7 @@ impl DataDir {
         };
         let parent = parent.as_ref().map_or(self.fd.as_fd(), |f| f.as_fd());
         match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) if kind_of(st.st_mode) == EntryKind::File => Ok(Some(st.st_size as u64)),
+            Ok(st) if kind_of(st.st_mode) == DirEntryKind::File => Ok(Some(st.st_size as u64)),
             Ok(_) | Err(Errno::ENOENT) => Ok(None),
             Err(e) => bail!("examining {}: {e}", self.show(rel)),
         }
@@ -269,7 +269,7 @@ impl DataDir {
     }
 
     /// Lists directory `rel` (the root when `None`): names and kinds.
-    pub(crate) fn list(&self, rel: Option<&RelPath>) -> Result<Vec<(OsString, EntryKind)>> {
+    pub(crate) fn list(&self, rel: Option<&RelPath>) -> Result<Vec<(OsString, DirEntryKind)>> {
         let dirs = rel.map_or(&[][..], |r| r.components());
         let shown = || rel.map_or(self.path.display().to_string(), |r| self.show(r));
         let fd = match self.walk_existing(dirs)? {
@@ -355,11 +355,11 @@ fn open_dir_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<OwnedFd> {
     )
 }
 
-fn entry_kind_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<EntryKind> {
+fn entry_kind_at<Fd: AsFd>(parent: Fd, name: &OsStr) -> nix::Result<DirEntryKind> {
     fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).map(|st| kind_of(st.st_mode))
 }
 
-fn list_fd(fd: OwnedFd) -> nix::Result<Vec<(OsString, EntryKind)>> {
+fn list_fd(fd: OwnedFd) -> nix::Result<Vec<(OsString, DirEntryKind)>> {
     let dir_fd = fd
         .try_clone()
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
@@ -372,10 +372,10 @@ fn list_fd(fd: OwnedFd) -> nix::Result<Vec<(OsString, EntryKind)>> {
             continue;
         }
         let kind = match entry.file_type() {
-            Some(nix::dir::Type::File) => EntryKind::File,
-            Some(nix::dir::Type::Directory) => EntryKind::Dir,
-            Some(nix::dir::Type::Symlink) => EntryKind::Symlink,
-            Some(_) => EntryKind::Other,
+            Some(nix::dir::Type::File) => DirEntryKind::File,
+            Some(nix::dir::Type::Directory) => DirEntryKind::Dir,
+            Some(nix::dir::Type::Symlink) => DirEntryKind::Symlink,
+            Some(_) => DirEntryKind::Other,
             None => entry_kind_at(&fd, name)?,
         };
         out.push((name.to_os_string(), kind));
@@ -562,7 +562,7 @@ mod tests {
             b"hello"
         );
         let names: Vec<_> = dd.list(Some(&rel("db1"))).expect("list");
-        assert_eq!(names, vec![(OsString::from("sub"), EntryKind::Dir)]);
+        assert_eq!(names, vec![(OsString::from("sub"), DirEntryKind::Dir)]);
         dd.remove(&rel("db1")).expect("remove tree");
         assert!(!tmp.path().join("data/db1").exists());
         assert!(

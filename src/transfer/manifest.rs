@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::Layout;
 use super::external::donor_path;
-use crate::fsutil::{DataDir, EntryKind, RelPath};
+use crate::fsutil::{DataDir, DirEntryKind, RelPath};
 use crate::net::{Connection, Transport};
 use crate::protocol::{Class, Frame};
 
@@ -365,14 +365,14 @@ fn prune(
 ) -> Result<()> {
     let data = roots.get(Class::Data)?;
     for (name, kind) in data.list(None)? {
-        if layout.is_excluded(&name) || !matches!(kind, EntryKind::Dir | EntryKind::Symlink) {
+        if layout.is_excluded(&name) || !matches!(kind, DirEntryKind::Dir | DirEntryKind::Symlink) {
             continue;
         }
         let Ok(rel) = RelPath::name(&name) else {
             log::warn!("leaving {:?} in the datadir: not a valid name", name);
             continue;
         };
-        if kind == EntryKind::Symlink && keep_dirs.contains(&rel) {
+        if kind == DirEntryKind::Symlink && keep_dirs.contains(&rel) {
             bail!(
                 "{} is a symbolic link, and the donor sends a database of that name: \
                  rsrsync never writes through symbolic links; replace the link with a \
@@ -380,7 +380,7 @@ fn prune(
                 data.show(&rel)
             );
         }
-        if kind == EntryKind::Dir && keep_dirs.contains(&rel) {
+        if kind == DirEntryKind::Dir && keep_dirs.contains(&rel) {
             prune_tree(data, &rel, keep_dirs, keep_files, control)?;
         } else {
             log::debug!("removing {} (not on the donor)", data.show(&rel));
@@ -395,7 +395,7 @@ fn prune(
     ] {
         let dir = roots.get(class)?;
         for (name, kind) in dir.list(None)? {
-            if matches!(kind, EntryKind::File | EntryKind::Symlink)
+            if matches!(kind, DirEntryKind::File | DirEntryKind::Symlink)
                 && layout.is_member(class, &name)
             {
                 let rel = RelPath::name(&name)?;
@@ -425,16 +425,16 @@ fn prune_tree(
         // A link of the list (an `.isl` file, a symlink) is replaced in
         // place once the files are verified.
         let keep = match kind {
-            EntryKind::Dir => keep_dirs.contains(&rel),
-            EntryKind::File | EntryKind::Symlink => {
+            DirEntryKind::Dir => keep_dirs.contains(&rel),
+            DirEntryKind::File | DirEntryKind::Symlink => {
                 keep_files.contains(&(Class::Data, rel.clone()))
             }
-            EntryKind::Other => false,
+            DirEntryKind::Other => false,
         };
         if !keep {
             log::debug!("removing {} (not on the donor)", data.show(&rel));
             data.remove(&rel)?;
-        } else if kind == EntryKind::Dir {
+        } else if kind == DirEntryKind::Dir {
             prune_tree(data, &rel, keep_dirs, keep_files, control)?;
         }
     }

@@ -189,7 +189,7 @@ impl Config {
     /// `my_print_defaults --mysqld` and `my_print_defaults sst`.
     fn select(entries: &[native::Entry], version: &str, suffix: Option<&str>) -> Config {
         let chosen = |groups: Vec<String>| -> (Vec<String>, Vec<Origin>) {
-            let groups = with_suffix(groups, suffix);
+            let groups = with_suffixed_twins(groups, suffix);
             entries
                 .iter()
                 .filter(|e| groups.iter().any(|g| g.eq_ignore_ascii_case(&e.group)))
@@ -301,7 +301,7 @@ fn group_suffix(opts: &DefaultsOptions, env: &Env) -> Option<String> {
 }
 
 /// The groups plus their suffixed twins.
-fn with_suffix(mut groups: Vec<String>, suffix: Option<&str>) -> Vec<String> {
+fn with_suffixed_twins(mut groups: Vec<String>, suffix: Option<&str>) -> Vec<String> {
     if let Some(suffix) = suffix {
         let twins: Vec<String> = groups.iter().map(|g| format!("{g}{suffix}")).collect();
         groups.extend(twins);

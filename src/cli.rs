@@ -272,7 +272,7 @@ pub(crate) fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Args, C
 
     let role = match raw.role {
         None => None,
-        Some(value) => Some(match trim(value.as_bytes()) {
+        Some(value) => Some(match trim_string(value.as_bytes()) {
             b"joiner" => Role::Joiner,
             b"donor" => Role::Donor,
             other => return Err(CliError::UnrecognizedRole(lossy(other))),
@@ -407,10 +407,10 @@ fn long_option(out: &mut Tail, long: &[u8]) {
         }
         b"innodb-undo-directory" => out.innodb_undo_directory = non_empty(trim_dir(value)),
         b"aria-log-dir-path" => out.aria_log_dir_path = non_empty(trim_dir(value)),
-        b"innodb-data-file-path" => out.innodb_data_file_path = non_empty(trim(value)),
-        b"log-bin" => out.log_bin = Some(non_empty(trim(value))),
-        b"log-bin-index" => out.log_bin_index = non_empty(trim(value)),
-        b"log-basename" => out.log_basename = non_empty(trim(value)),
+        b"innodb-data-file-path" => out.innodb_data_file_path = non_empty(trim_string(value)),
+        b"log-bin" => out.log_bin = Some(non_empty(trim_string(value))),
+        b"log-bin-index" => out.log_bin_index = non_empty(trim_string(value)),
+        b"log-basename" => out.log_basename = non_empty(trim_string(value)),
         _ => {}
     }
 }
@@ -421,7 +421,7 @@ fn is_space(b: u8) -> bool {
 }
 
 /// The script's `trim_string`.
-fn trim(value: &[u8]) -> &[u8] {
+fn trim_string(value: &[u8]) -> &[u8] {
     let start = value
         .iter()
         .position(|&b| !is_space(b))
@@ -436,7 +436,7 @@ fn trim(value: &[u8]) -> &[u8] {
 /// The script's `trim_dir`: leading whitespace, then any trailing mix of
 /// whitespace and slashes, goes; a value of only slashes becomes `/`.
 fn trim_dir(value: &[u8]) -> &[u8] {
-    let trimmed = trim(value);
+    let trimmed = trim_string(value);
     let end = trimmed
         .iter()
         .rposition(|&b| !is_space(b) && b != b'/')
@@ -462,7 +462,7 @@ fn lossy(bytes: &[u8]) -> String {
 
 /// A plain value: trimmed, empty = not given.
 fn string(raw: Option<OsString>) -> Option<OsString> {
-    raw.and_then(|v| non_empty(trim(v.as_bytes())))
+    raw.and_then(|v| non_empty(trim_string(v.as_bytes())))
 }
 
 /// A directory: `trim_dir`, empty = not given.
@@ -487,8 +487,8 @@ fn text(raw: Option<OsString>, option: &'static str) -> Result<Option<String>, C
 /// over from an old server's `'1234'`. Anything else, overflow included,
 /// is 0, where the script would die.
 fn arithmetic(value: &[u8]) -> i64 {
-    let v = match trim(value) {
-        [q @ (b'\'' | b'"'), inner @ .., last] if q == last => trim(inner),
+    let v = match trim_string(value) {
+        [q @ (b'\'' | b'"'), inner @ .., last] if q == last => trim_string(inner),
         v => v,
     };
     let (negative, digits) = match v {
@@ -1334,7 +1334,7 @@ mod tests {
         if let Some(d) = dir {
             let d = d.as_bytes();
             assert!(!d.is_empty(), "{argv:?}");
-            assert_eq!(trim(d), d, "{argv:?}");
+            assert_eq!(trim_string(d), d, "{argv:?}");
             assert!(d == b"/" || !d.ends_with(b"/"), "{argv:?}");
         }
     }
@@ -1342,7 +1342,7 @@ mod tests {
     fn assert_clean(value: Option<&[u8]>, argv: &[OsString]) {
         if let Some(v) = value {
             assert!(!v.is_empty(), "{argv:?}");
-            assert_eq!(trim(v), v, "{argv:?}");
+            assert_eq!(trim_string(v), v, "{argv:?}");
         }
     }
 

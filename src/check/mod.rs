@@ -30,6 +30,7 @@ mod report;
 mod resolve;
 mod space;
 mod tls;
+mod wire;
 
 pub(crate) use args::{Command, command};
 pub(crate) use output::error;

@@ -7,36 +7,27 @@
 //! client), with each node's own TLS settings for that role, so the probe
 //! succeeds only if a real SST could connect and agree on TLS.
 //!
-//! ```text
-//! donor  -> "RSRSYNC-PROBE 1 tls=<ssl-mode>\n"                 (plain)
-//! joiner -> "RSRSYNC-PROBE-OK 1 tls=<ssl-mode> cn=<CN>\n"      (plain)
-//!           (both stop here when one side has TLS and the other not)
-//! -- TLS handshake when enabled: the joiner's CN is checked by the donor
-//!    in VERIFY_IDENTITY, as it is from the published `ready` line --
-//! donor  -> {"rsrsync","protocol","host","files","bytes":{class: n}}
-//! joiner -> the same about itself, plus "room": its verdict on receiving
-//!           the donor's bytes
-//! donor  -> {"room": its verdict on receiving the joiner's bytes}
-//! ```
-//!
-//! Every line is bounded (256 bytes plain, 16 KiB JSON) and every step
-//! must finish within 10 s. The greeting's first byte is not a frame kind,
-//! so a real rsrsync joiner in the middle of an SST refuses the probe at
-//! once and logs it; the SST goes on. The listener answers one probe and
-//! exits; it tells whoever connects its host name, versions and byte
-//! counts per class, nothing else (no paths, no secrets).
+//! The exchange (a greeting, an answer, then hello lines under TLS) is
+//! written down in `wire`, which alone reads and writes its lines. Every
+//! step must finish within 10 s. A real rsrsync joiner in the middle of an
+//! SST refuses the probe at once and logs it; the SST goes on. The
+//! listener answers one probe and exits; it tells whoever connects its
+//! host name, versions and byte counts per class, nothing else (no paths,
+//! no secrets).
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use serde_json::{Map, Value, json};
 
 use super::output::notice;
-use super::report::{ClassBytes, Report, TransferSet, class_key, class_of_key};
+use super::report::{Report, TransferSet};
 use super::resolve::Node;
 use super::space::{Room, judge, rooms};
+use super::wire::{
+    Hello, RoomVerdict, answer_line, cn_of, greeting_line, hello_json, is_answer, is_greeting,
+    parse_hello, parse_room, read_json, read_plain, room_json, tls_of, write_line,
+};
 use crate::cli::Role;
 use crate::fsutil::human_bytes;
 use crate::net::address::{SstAddress, listen_addresses, resolve};
@@ -45,33 +36,9 @@ use crate::protocol::VERSION;
 use crate::signals::Stop;
 use crate::tls::{Tls, TlsSettings};
 
-/// Version of the probe exchange itself.
-const PROBE_VERSION: u32 = 1;
-const GREETING: &str = "RSRSYNC-PROBE";
-const ANSWER: &str = "RSRSYNC-PROBE-OK";
-const PLAIN_MAX: usize = 256;
-const JSON_MAX: usize = 16 << 10;
 /// Longest wait for any one step once connected.
 const STEP: Duration = Duration::from_secs(10);
 const TOPIC: &str = "probe";
-
-/// What one side says about itself.
-#[derive(Debug, Clone, PartialEq)]
-struct Hello {
-    rsrsync: String,
-    protocol: u64,
-    host: String,
-    files: u64,
-    bytes: ClassBytes,
-}
-
-/// A joiner's verdict on receiving a donor's bytes.
-#[derive(Debug, Clone, PartialEq)]
-struct Verdict {
-    fits: bool,
-    needed: u64,
-    available: u64,
-}
 
 fn hostname() -> String {
     nix::unistd::gethostname()
@@ -89,73 +56,9 @@ fn own_hello(mine: Option<&TransferSet>) -> Hello {
     }
 }
 
-fn hello_json(hello: &Hello, room: Option<&Verdict>) -> Value {
-    let bytes: Map<String, Value> = hello
-        .bytes
-        .iter()
-        .map(|(class, n)| (class_key(*class).to_string(), json!(n)))
-        .collect();
-    let mut value = json!({
-        "rsrsync": hello.rsrsync,
-        "protocol": hello.protocol,
-        "host": hello.host,
-        "files": hello.files,
-        "bytes": bytes,
-    });
-    if let (Some(room), Some(map)) = (room, value.as_object_mut()) {
-        map.insert("room".into(), verdict_json(room));
-    }
-    value
-}
-
-fn verdict_json(v: &Verdict) -> Value {
-    json!({"fits": v.fits, "needed": v.needed, "available": v.available})
-}
-
-fn parse_hello(value: &Value) -> Result<Hello> {
-    let text = |key: &str| -> Result<String> {
-        let s = value
-            .get(key)
-            .and_then(Value::as_str)
-            .with_context(|| format!("no '{key}' in the peer's hello"))?;
-        Ok(s.chars().filter(|c| !c.is_control()).take(64).collect())
-    };
-    let number = |key: &str| {
-        value
-            .get(key)
-            .and_then(Value::as_u64)
-            .with_context(|| format!("no '{key}' in the peer's hello"))
-    };
-    let mut bytes = ClassBytes::new();
-    if let Some(map) = value.get("bytes").and_then(Value::as_object) {
-        for (key, n) in map {
-            // Classes a newer peer knows and we do not are left out.
-            if let (Some(class), Some(n)) = (class_of_key(key), n.as_u64()) {
-                bytes.insert(class, n);
-            }
-        }
-    }
-    Ok(Hello {
-        rsrsync: text("rsrsync")?,
-        protocol: number("protocol")?,
-        host: text("host")?,
-        files: number("files")?,
-        bytes,
-    })
-}
-
-fn parse_verdict(value: Option<&Value>) -> Option<Verdict> {
-    let value = value?;
-    Some(Verdict {
-        fits: value.get("fits")?.as_bool()?,
-        needed: value.get("needed")?.as_u64()?,
-        available: value.get("available")?.as_u64()?,
-    })
-}
-
-fn verdict_of(rooms: &[Room]) -> Verdict {
+fn verdict_of(rooms: &[Room]) -> RoomVerdict {
     let used: Vec<&Room> = rooms.iter().filter(|r| r.needed > 0).collect();
-    Verdict {
+    RoomVerdict {
         fits: used.iter().all(|r| r.fits()),
         needed: used.iter().map(|r| r.needed).sum(),
         available: used
@@ -163,50 +66,6 @@ fn verdict_of(rooms: &[Room]) -> Verdict {
             .map(|r| r.free.saturating_add(r.reclaimable))
             .sum(),
     }
-}
-
-/// Reads one `\n`-terminated line of at most `max` bytes, a byte at a
-/// time so that nothing after it (a TLS handshake) is consumed. `None`
-/// when the peer closed before sending anything.
-fn read_line<R: Read>(input: &mut R, max: usize) -> Result<Option<String>> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        match input.read(&mut byte) {
-            Ok(0) if line.is_empty() => return Ok(None),
-            Ok(0) => bail!("the connection ended inside a line"),
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => {
-                ensure!(line.len() < max, "a line longer than {max} bytes");
-                line.push(byte[0]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("reading"),
-        }
-    }
-    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
-}
-
-fn read_json<R: Read>(input: &mut R) -> Result<Value> {
-    let line = read_line(input, JSON_MAX)?.context("the peer closed the connection")?;
-    serde_json::from_str(&line).context("the peer sent a malformed line")
-}
-
-fn write_line<W: Write>(output: &mut W, line: &str) -> Result<()> {
-    output
-        .write_all(format!("{line}\n").as_bytes())
-        .and_then(|()| output.flush())
-        .context("writing to the peer")
-}
-
-/// `tls=<MODE>` and the rest (`cn=` last: a CN may hold spaces).
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let start = line.find(&format!(" {name}="))? + name.len() + 2;
-    let rest = &line[start..];
-    if name == "cn" {
-        return Some(rest);
-    }
-    Some(rest.split(' ').next().unwrap_or(rest))
 }
 
 fn mode_name(tls: &TlsSettings) -> &'static str {
@@ -240,7 +99,7 @@ fn compare_versions(peer: &Hello, report: &mut Report) {
 }
 
 /// Records what the other side found about receiving this node's data.
-fn their_verdict(peer: &Hello, verdict: Option<Verdict>, report: &mut Report) {
+fn their_verdict(peer: &Hello, verdict: Option<RoomVerdict>, report: &mut Report) {
     match verdict {
         Some(v) if v.needed == 0 => report.info(
             "free space",
@@ -382,17 +241,14 @@ fn answer(
 ) -> Result<()> {
     let mut stream = TimedStream::new(tcp, STEP)?;
     stream.set_deadline(Instant::now() + STEP);
-    let line = read_line(&mut stream, PLAIN_MAX)?.context("closed at once")?;
+    let line = read_plain(&mut stream)?.context("closed at once")?;
     ensure!(
-        line.starts_with(&format!("{GREETING} ")),
+        is_greeting(&line),
         "not a probe (it began with {:?})",
         line.chars().take(16).collect::<String>()
     );
-    let theirs = field(&line, "tls").unwrap_or("DISABLED").to_string();
-    write_line(
-        &mut stream,
-        &format!("{ANSWER} {PROBE_VERSION} tls={} cn={cn}", mode_name(tls)),
-    )?;
+    let theirs = tls_of(&line).to_string();
+    write_line(&mut stream, &answer_line(mode_name(tls), cn))?;
     if (theirs != "DISABLED") != tls.enabled() {
         report.fail(
             TOPIC,
@@ -457,7 +313,7 @@ fn exchange_as_joiner(
     );
     compare_versions(&peer, report);
     judge(&rooms, &format!("from {} to this node", peer.host), report);
-    their_verdict(&peer, parse_verdict(theirs.get("room")), report);
+    their_verdict(&peer, parse_room(&theirs), report);
     Ok(())
 }
 
@@ -520,12 +376,9 @@ fn probe_inner(
     let tcp = connect(&targets, timeout)?;
     let mut stream = TimedStream::new(tcp, STEP)?;
     stream.set_deadline(Instant::now() + STEP);
-    write_line(
-        &mut stream,
-        &format!("{GREETING} {PROBE_VERSION} tls={}", mode_name(&tls)),
-    )?;
+    write_line(&mut stream, &greeting_line(mode_name(&tls)))?;
     let shown = format!("{}:{}", address.host, address.port);
-    let line = match read_line(&mut stream, PLAIN_MAX) {
+    let line = match read_plain(&mut stream) {
         Ok(Some(line)) => line,
         Ok(None) | Err(_) => bail!(
             "{shown} closed the connection without answering: it is not in `check --listen` \
@@ -536,12 +389,12 @@ fn probe_inner(
         bail!("an rsync daemon answers at {shown} (the stock rsync method's joiner?), not rsrsync");
     }
     ensure!(
-        line.starts_with(&format!("{ANSWER} ")),
+        is_answer(&line),
         "{shown} answered {:?}: it is not rsrsync's `check --listen`",
         line.chars().take(32).collect::<String>()
     );
-    let theirs = field(&line, "tls").unwrap_or("DISABLED").to_string();
-    let cn = field(&line, "cn").unwrap_or("").to_string();
+    let theirs = tls_of(&line).to_string();
+    let cn = cn_of(&line).to_string();
     if (theirs != "DISABLED") != tls.enabled() {
         report.fail(
             TOPIC,
@@ -567,10 +420,7 @@ fn probe_inner(
     let peer_hello = parse_hello(&reply)?;
     let rooms = rooms(&node.settings, &peer_hello.bytes, &own)?;
     let verdict = verdict_of(&rooms);
-    write_line(
-        &mut transport,
-        &json!({"room": verdict_json(&verdict)}).to_string(),
-    )?;
+    write_line(&mut transport, &room_json(&verdict).to_string())?;
     close(transport);
     report.ok(
         TOPIC,
@@ -587,7 +437,7 @@ fn probe_inner(
         ),
     );
     compare_versions(&peer_hello, report);
-    their_verdict(&peer_hello, parse_verdict(reply.get("room")), report);
+    their_verdict(&peer_hello, parse_room(&reply), report);
     judge(
         &rooms,
         &format!("from {} to this node", peer_hello.host),
@@ -622,67 +472,5 @@ fn connect(targets: &[SocketAddr], timeout: Duration) -> Result<TcpStream> {
             }
         }
         std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::Class;
-
-    #[test]
-    fn hello_round_trips_and_ignores_unknown_classes() {
-        let hello = Hello {
-            rsrsync: "0.1.0".into(),
-            protocol: 1,
-            host: "db1".into(),
-            files: 3,
-            bytes: ClassBytes::from([(Class::Data, 10), (Class::Binlog, 2)]),
-        };
-        let mut value = hello_json(
-            &hello,
-            Some(&Verdict {
-                fits: true,
-                needed: 1,
-                available: 2,
-            }),
-        );
-        assert_eq!(parse_hello(&value).expect("parses"), hello);
-        assert_eq!(
-            parse_verdict(value.get("room")),
-            Some(Verdict {
-                fits: true,
-                needed: 1,
-                available: 2
-            })
-        );
-        value["bytes"]["future"] = json!(5);
-        value["host"] = json!("evil\u{1b}[2Jhost");
-        let parsed = parse_hello(&value).expect("parses");
-        assert_eq!(parsed.bytes.len(), 2);
-        assert_eq!(parsed.host, "evil[2Jhost", "control characters dropped");
-        assert!(parse_hello(&json!({"host": "x"})).is_err());
-    }
-
-    #[test]
-    fn plain_lines_are_bounded() {
-        let mut input = &b"RSRSYNC-PROBE 1 tls=DISABLED\nrest"[..];
-        assert_eq!(
-            read_line(&mut input, 64).expect("line").as_deref(),
-            Some("RSRSYNC-PROBE 1 tls=DISABLED")
-        );
-        assert_eq!(input, b"rest", "nothing after the line is consumed");
-        assert!(read_line(&mut &[b'x'; 300][..], 256).is_err());
-        assert_eq!(read_line(&mut &b""[..], 8).expect("eof"), None);
-        assert!(read_line(&mut &b"abc"[..], 8).is_err(), "cut inside a line");
-    }
-
-    #[test]
-    fn answer_fields() {
-        let line = "RSRSYNC-PROBE-OK 1 tls=VERIFY_CA cn=My Node 1";
-        assert_eq!(field(line, "tls"), Some("VERIFY_CA"));
-        assert_eq!(field(line, "cn"), Some("My Node 1"));
-        assert_eq!(field("RSRSYNC-PROBE-OK 1 tls=REQUIRED cn=", "cn"), Some(""));
-        assert_eq!(field("RSRSYNC-PROBE 1", "tls"), None);
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! [`Frame::encode`] appends header and body to a buffer; [`parse_header`]
 //! checks a header before the body is read (unknown kind, oversized body);
-//! [`Frame::decode`] parses a body that borrows from the read buffer.
+//! [`Frame::decode`] parses a body that borrows from the read buffer,
+//! through the field reader of `body`.
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{MAX_BLOCK, MAX_PATH, PAGES};
+use super::body::{Body, put_bytes};
+use super::{Class, MAX_BLOCK, PAGES};
 
 /// Bytes of a frame header: kind (1) and body length (4).
 pub(crate) const HEADER_LEN: usize = 5;
@@ -67,44 +69,6 @@ pub(crate) enum Channel {
 pub(crate) enum Mode {
     Sst = 1,
     Bypass = 2,
-}
-
-/// The file classes of the rsync method; each lives in its own directory
-/// on each side (spec §5.3), so the joiner places it by class, not by path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Class {
-    /// Database directories under the datadir (paths `db/...`).
-    Data = 1,
-    /// `ibdata*`, `ib_lru_dump`, from `innodb_data_home_dir`.
-    SysTablespace = 2,
-    /// `ib_logfile0`, from `innodb_log_group_home_dir`.
-    Redo = 3,
-    /// `undo*`, from `innodb_undo_directory`.
-    Undo = 4,
-    /// `aria_log_control`, `aria_log.*`, from `aria_log_dir_path`.
-    AriaLog = 5,
-    /// The newest binary logs, flattened to their base names.
-    Binlog = 6,
-    /// A table's file outside the datadir (`DATA DIRECTORY`, `INDEX
-    /// DIRECTORY`): the path is the donor's absolute path without its
-    /// leading `/`; a `Link` of the file list names the table it serves.
-    External = 7,
-}
-
-impl Class {
-    pub(crate) const ALL: [Class; 7] = [
-        Class::Data,
-        Class::SysTablespace,
-        Class::Redo,
-        Class::Undo,
-        Class::AriaLog,
-        Class::Binlog,
-        Class::External,
-    ];
-
-    fn from_code(code: u8) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| *c as u8 == code)
-    }
 }
 
 /// One protocol message. Variable-length fields borrow from the buffer
@@ -487,7 +451,7 @@ impl Frame<'_> {
 impl<'a> Frame<'a> {
     /// Parses the body of a frame whose header [`parse_header`] accepted.
     pub(crate) fn decode(kind: Kind, body: &'a [u8]) -> Result<Frame<'a>> {
-        let mut b = Body { buf: body };
+        let mut b = Body::new(body);
         let frame = match kind {
             Kind::Hello => Frame::Hello {
                 min_version: b.u16()?,
@@ -518,13 +482,13 @@ impl<'a> Frame<'a> {
                 live: b.flag()?,
             },
             Kind::Dir => Frame::Dir {
-                class: b.class()?,
+                class: Class::from_code(b.u8()?)?,
                 mode: b.u32()?,
                 path: b.path()?,
             },
             Kind::File => Frame::File {
                 id: b.u32()?,
-                class: b.class()?,
+                class: Class::from_code(b.u8()?)?,
                 size: b.u64()?,
                 mode: b.u32()?,
                 path: b.path()?,
@@ -602,82 +566,11 @@ impl<'a> Frame<'a> {
             },
         };
         ensure!(
-            b.buf.is_empty(),
+            b.left() == 0,
             "{kind:?} frame has {} trailing bytes",
-            b.buf.len()
+            b.left()
         );
         Ok(frame)
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
-    let len = u16::try_from(bytes.len()).context("field longer than 65535 bytes")?;
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
-/// A cursor over a frame body; every read is bounds-checked.
-struct Body<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Body<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        ensure!(self.buf.len() >= n, "frame body too short");
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_be_bytes(self.array()?))
-    }
-
-    fn flag(&mut self) -> Result<bool> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            other => bail!("bad flag {other}"),
-        }
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8]> {
-        let len = self.u16()?;
-        self.take(len.into())
-    }
-
-    fn path(&mut self) -> Result<&'a [u8]> {
-        let path = self.bytes()?;
-        ensure!(path.len() <= MAX_PATH, "path of {} bytes", path.len());
-        Ok(path)
-    }
-
-    fn class(&mut self) -> Result<Class> {
-        let code = self.u8()?;
-        Class::from_code(code).with_context(|| format!("unknown file class {code}"))
-    }
-
-    fn rest(&mut self) -> &'a [u8] {
-        std::mem::take(&mut self.buf)
     }
 }
 

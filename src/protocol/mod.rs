@@ -105,10 +105,13 @@
 //! matching hash, and the digest it computed equals the donor's.
 
 pub(crate) mod auth;
+mod body;
+mod class;
 pub(crate) mod digest;
 pub(crate) mod frame;
 
-pub(crate) use frame::{Channel, Class, Frame, Kind, Mode};
+pub(crate) use class::Class;
+pub(crate) use frame::{Channel, Frame, Kind, Mode};
 
 /// The protocol versions this build speaks.
 pub(crate) const VERSION: u16 = 4;

@@ -27,11 +27,46 @@
 //!
 //! # Modules
 //!
-//! `protocol` (frames, proofs, digests: bytes only) ← `net` (sockets,
-//! framed connections, handshake) ← `transfer` (files) ← `roles` (the SST
-//! sequence). `fsutil` is the only place peer-supplied names become paths;
-//! `sst_io` the only writer of stdout; `logger` writes the `WSREP_SST:`
-//! lines to stderr.
+//! From the bottom layer up; a module imports only from the layers below
+//! it (README, "Source map").
+//!
+//! - Leaves (nothing of the crate but `exit`; `parent` also uses the
+//!   stop token of `signals`): `exit` (the exit codes; only [`run`] picks
+//!   one), `cli` (mariadbd's options, parsed without IO), `config` (my.cnf:
+//!   `mycnf` parses one file, `native` walks the includes,
+//!   `print_defaults` asks the server's reader, `origin` says where a line
+//!   came from), `protocol` (bytes only: `frame`, its field reader `body`,
+//!   the file classes `class`, the proofs `auth`, the hashes `digest`),
+//!   `fsutil` (the only place peer-supplied names become paths),
+//!   `progress` (a transfer's counters), `signals` (signals and a dead
+//!   parent become one stop token), `parent` (watching mariadbd, reading
+//!   `/proc`), `server_input` (what mariadbd writes on stdin), `sst_io`
+//!   (the only writer of stdout: mariadbd's lines), `logger` (the
+//!   `WSREP_SST:` lines on stderr).
+//! - `net` (sockets, no files): `address`, `listener`, `stream` (timed
+//!   TCP), `ratelimit` (a side's shared cap on writes), `transport` (plain
+//!   or TLS), `connection` (framed), `handshake`.
+//! - `tls` (contexts over `net` streams): `context`, `material` (the
+//!   files), `verify` (the peers' certificates), `legacy` (version-1
+//!   certificates).
+//! - `transfer` (files, no stdout): `walk` and `external` (the donor's
+//!   file set), `snapshot` (the donor's clones under the lock), `plan` (a
+//!   round's files and manifest), `send` over `schedule` (which piece
+//!   next) and `stream` (one data stream), `source` (reading a file),
+//!   `codec` (compression), `manifest` and `receive` (the joiner's side).
+//! - `settings`: the arguments, the environment and my.cnf resolved into
+//!   what the roles need; `rlimit` reads the rate limit.
+//! - `roles` (the SST sequence; alone speaks to mariadbd): `donor`,
+//!   `joiner`, `acceptor` (the joiner's door), `binlogs`, `pidfile`,
+//!   `rate` (the donor's rate limit per round), `reporter` (progress
+//!   lines), `oracle` (a test hold).
+//! - `check` (the operator's commands, on top: it reuses the donor's plan
+//!   and the pid file of `roles`): `args`, `resolve`, `files`, `space`,
+//!   `port`, `install`, `tls`, `probe` over its `wire`, `dryrun`, `report`,
+//!   `output` (its only writer of stdout), `help`.
+//!
+//! `fuzzing` (feature `fuzzing`) and `testutil` (tests) only open entry
+//! points and helpers.
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -47,7 +47,7 @@ require_root
 : "${DATA_MB:=20}" "${ORACLE_RUNS:=4}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
 : "${ORACLE_VARIANTS:=snapshot classic}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
-BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT=''
+BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE=''
 
 on_exit() {
     local rc=$?
@@ -123,16 +123,18 @@ compare_joiner() {
     printf '%s files, %s bytes\n' "$n" "$bytes"
 }
 
-# DDL on node 1 in a loop until killed (torture load).
+# DDL on node 1 in a loop until killed (torture load); each loop that ran
+# every statement adds a line to $DDL_DONE.
 ddl_loop() {
     local n=0
     cl_sql 1 "CREATE DATABASE IF NOT EXISTS tort;
         CREATE TABLE IF NOT EXISTS tort.t1 (id INT PRIMARY KEY, k INT, pad VARCHAR(200));
         CREATE TABLE IF NOT EXISTS tort.bulk (id INT PRIMARY KEY, pad VARCHAR(200));
         CREATE TABLE IF NOT EXISTS tort.r (id INT PRIMARY KEY);
-        INSERT IGNORE INTO tort.t1 SELECT seq, seq % 97, REPEAT('t', 150) FROM seq_1_to_20000;
+        INSERT IGNORE INTO tort.t1 SELECT seq, seq % 97, REPEAT('t', 150) FROM mysql.seq_1_to_20000;
         SET GLOBAL innodb_undo_log_truncate = ON;
-        SET GLOBAL innodb_max_undo_log_size = 10485760" >/dev/null 2>&1 || true
+        SET GLOBAL innodb_max_undo_log_size = 10485760" >/dev/null ||
+        warn "the torture load's setup failed on node 1"
     while :; do
         n=$((n + 1))
         cl_sql 1 "ALTER TABLE tort.t1 FORCE;
@@ -140,12 +142,13 @@ ddl_loop() {
             ALTER TABLE tort.t1 DROP INDEX ik;
             TRUNCATE TABLE tort.bulk;
             SET unique_checks = 0, foreign_key_checks = 0;
-            BEGIN; INSERT INTO tort.bulk SELECT seq, REPEAT('b', 180) FROM seq_1_to_30000; COMMIT;
+            BEGIN; INSERT INTO tort.bulk SELECT seq, REPEAT('b', 180) FROM mysql.seq_1_to_30000; COMMIT;
             DROP TABLE IF EXISTS tort.d$((n % 3));
             CREATE TABLE tort.d$(((n + 1) % 3)) (id INT PRIMARY KEY, v BLOB);
             INSERT INTO tort.d$(((n + 1) % 3)) VALUES (1, REPEAT('d', 5000));
             RENAME TABLE tort.r TO tort.r2;
-            RENAME TABLE tort.r2 TO tort.r" >/dev/null 2>&1 || true
+            RENAME TABLE tort.r2 TO tort.r" >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
+            echo "$n" >>"$DDL_DONE"
         sleep 0.2
     done
 }
@@ -155,6 +158,8 @@ load_start() {
     case $ORACLE_LOAD in
         writes) bn_load_start 1 100 3600 "$1" ;;
         torture)
+            DDL_DONE="$CL_BASE/logs/ddl-done-$RANDOM.txt"
+            : >"$DDL_DONE"
             bn_load_start 1 0 3600 "$1"
             ddl_loop &
             DDL_PID=$!
@@ -168,6 +173,8 @@ load_stop() {
         kill -TERM "$DDL_PID" 2>/dev/null || true
         wait "$DDL_PID" 2>/dev/null || true
         DDL_PID=
+        [[ -s $DDL_DONE ]] || die "no loop of the DDL load ran to its end (errors in $CL_BASE/logs/ddl.err)"
+        say "   DDL loops run during the SST: $(wc -l <"$DDL_DONE")"
     fi
     bn_load_stop 1 "$1" >"$1.result"
 }

@@ -124,7 +124,13 @@ compare_joiner() {
 }
 
 # DDL on node 1 in a loop until killed (torture load); each loop that ran
-# every statement adds a line to $DDL_DONE.
+# every statement adds a line to $DDL_DONE. The bulk load into the empty
+# table is one autocommit statement: wrapped in BEGIN … COMMIT, its commit
+# once hung for good under the donor's FLUSH TABLES WITH READ LOCK, which
+# on a Galera node pauses the provider first ("Provider paused at …") and
+# then waits for that commit, which waits for the provider: a server
+# deadlock that the stock method's SST meets the same way (rsrsync ends
+# it after rsrsync-flush-timeout).
 ddl_loop() {
     local n=0
     cl_sql 1 "CREATE DATABASE IF NOT EXISTS tort;
@@ -142,7 +148,8 @@ ddl_loop() {
             ALTER TABLE tort.t1 DROP INDEX ik;
             TRUNCATE TABLE tort.bulk;
             SET unique_checks = 0, foreign_key_checks = 0;
-            BEGIN; INSERT INTO tort.bulk SELECT seq, REPEAT('b', 180) FROM mysql.seq_1_to_30000; COMMIT;
+            INSERT INTO tort.bulk SELECT seq, REPEAT('b', 180) FROM mysql.seq_1_to_30000;
+            SET unique_checks = 1, foreign_key_checks = 1;
             DROP TABLE IF EXISTS tort.d$((n % 3));
             CREATE TABLE tort.d$(((n + 1) % 3)) (id INT PRIMARY KEY, v BLOB);
             INSERT INTO tort.d$(((n + 1) % 3)) VALUES (1, REPEAT('d', 5000));

@@ -50,3 +50,24 @@ pub(crate) fn await_exec(pid: u32, comm: &str) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Two ends of a plain loopback TCP connection, as the donor's and the
+/// joiner's side see them (5 s inactivity timeout).
+pub(crate) fn connection_pair() -> (
+    crate::net::Connection<crate::net::Transport>,
+    crate::net::Connection<crate::net::Transport>,
+) {
+    use crate::net::{Connection, TimedStream, Transport};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let idle = std::time::Duration::from_secs(5);
+    let wrap = |tcp, peer: &str| {
+        Connection::new(
+            Transport::Plain(TimedStream::new(tcp, idle).expect("wrap")),
+            peer.into(),
+        )
+    };
+    (wrap(client, "joiner"), wrap(server, "donor"))
+}

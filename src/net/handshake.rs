@@ -142,24 +142,9 @@ pub(crate) fn open(conn: &mut Connection<Transport>, key: &Key, channel: Channel
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{TcpListener, TcpStream};
 
     fn pair() -> (Connection<Transport>, Connection<Transport>) {
-        use crate::net::TimedStream;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        let idle = Duration::from_secs(5);
-        (
-            Connection::new(
-                Transport::Plain(TimedStream::new(client, idle).expect("wrap")),
-                "joiner".into(),
-            ),
-            Connection::new(
-                Transport::Plain(TimedStream::new(server, idle).expect("wrap")),
-                "donor".into(),
-            ),
-        )
+        crate::testutil::connection_pair()
     }
 
     #[test]

@@ -440,3 +440,118 @@ fn prune_tree(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::connection_pair;
+
+    /// A joiner's layout with every class in `dir`.
+    fn layout(dir: &Path) -> Layout {
+        let d = dir.to_path_buf();
+        Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[])
+    }
+
+    /// The joiner's reading of `frames` from a donor: the manifest, and
+    /// the `Have`s it answered with (id, size).
+    fn receive(dir: &Path, frames: &[Frame<'_>]) -> (Result<Manifest>, Vec<(u32, u64)>) {
+        let (mut donor, mut joiner) = connection_pair();
+        for frame in frames {
+            donor.write_frame(frame).expect("frame");
+        }
+        donor.send(&Frame::Ping).expect("flush");
+        let manifest = receive_manifest(&mut joiner, &layout(dir), true, None);
+        joiner.send(&Frame::Ready).expect("ready");
+        let mut haves = Vec::new();
+        while let Ok(frame) = donor.expect_frame("haves") {
+            match frame {
+                Frame::Have { id, size } => haves.push((id, size)),
+                _ => break,
+            }
+        }
+        (manifest, haves)
+    }
+
+    #[test]
+    fn the_joiners_stale_files_go_and_what_it_holds_is_announced() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        std::fs::create_dir_all(d.join("db")).expect("mkdir");
+        std::fs::create_dir_all(d.join("gone")).expect("mkdir");
+        std::fs::write(d.join("db/t.ibd"), vec![1u8; 300]).expect("t");
+        std::fs::write(d.join("db/old.ibd"), b"old").expect("old");
+        std::fs::write(d.join("gone/x.frm"), b"x").expect("x");
+        std::fs::write(d.join("grastate.dat"), b"keep").expect("state");
+        let frames = [
+            Frame::Dir {
+                class: Class::Data,
+                mode: 0o750,
+                path: b"db",
+            },
+            Frame::File {
+                id: 0,
+                class: Class::Data,
+                size: 500,
+                mode: 0o640,
+                path: b"db/t.ibd",
+            },
+            Frame::File {
+                id: 1,
+                class: Class::Redo,
+                size: 10,
+                mode: 0o640,
+                path: b"ib_logfile0",
+            },
+            Frame::ManifestEnd {
+                files: 2,
+                bytes: 510,
+            },
+        ];
+        let (manifest, haves) = receive(d, &frames);
+        let manifest = manifest.expect("manifest");
+        assert_eq!(manifest.files.len(), 2);
+        assert_eq!(manifest.bytes, 510);
+        assert_eq!(haves, [(0, 300)], "only db/t.ibd is here, with 300 bytes");
+        assert!(
+            d.join("db/t.ibd").exists(),
+            "a listed file is kept for the delta"
+        );
+        assert!(
+            !d.join("db/old.ibd").exists(),
+            "a table the donor lacks goes"
+        );
+        assert!(!d.join("gone").exists(), "a database the donor lacks goes");
+        assert!(
+            d.join("grastate.dat").exists(),
+            "state files are not the SST's"
+        );
+    }
+
+    #[test]
+    fn hostile_lists_are_refused() {
+        let file = |id, path: &'static [u8]| Frame::File {
+            id,
+            class: Class::Data,
+            size: 1,
+            mode: 0o640,
+            path,
+        };
+        let cases: [(&str, Vec<Frame<'static>>); 3] = [
+            ("a path that climbs out", vec![file(0, b"../etc/passwd")]),
+            ("ids out of order", vec![file(1, b"db/a.ibd")]),
+            (
+                "totals that disagree",
+                vec![Frame::ManifestEnd { files: 3, bytes: 0 }],
+            ),
+        ];
+        for (what, mut frames) in cases {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            if !matches!(frames.last(), Some(Frame::ManifestEnd { .. })) {
+                frames.push(Frame::ManifestEnd { files: 1, bytes: 1 });
+            }
+            let (manifest, _) = receive(tmp.path(), &frames);
+            assert!(manifest.is_err(), "{what} was accepted");
+            assert!(!tmp.path().join("etc").exists(), "{what}: nothing written");
+        }
+    }
+}

@@ -21,30 +21,15 @@ use crate::net::{Connection, Transport};
 use crate::progress::Progress;
 use crate::protocol::Frame;
 use crate::protocol::digest::{
-    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, page_len, zero_hash,
+    Fold, HASH_CHUNK, block_count, block_hash, block_hash_at, zero_hash,
 };
-use crate::protocol::frame::PageHashes;
+use mend::{Mend, mending};
+
+mod mend;
 
 /// Most checks the donor may send before it asks for their answer, and
 /// most blocks a stream may be mending at once.
 const MAX_CHECKS: usize = 64;
-
-/// A held block that differs from the donor's, compared page by page:
-/// the pages this joiner lacked and those patched since.
-#[derive(Debug)]
-struct Mend {
-    id: u32,
-    offset: u64,
-    len: u64,
-    lacking: u64,
-    patched: u64,
-    patched_bytes: u64,
-}
-
-/// Where block `offset` of file `id` is in `mends`, if it is being mended.
-fn mending(mends: &[Mend], id: u32, offset: u64) -> Option<usize> {
-    mends.iter().position(|m| m.id == id && m.offset == offset)
-}
 
 /// One file of the list and its progress.
 #[derive(Debug)]
@@ -331,103 +316,6 @@ impl Receiver {
         Ok(false)
     }
 
-    /// The donor's page hashes of a block this node holds in another
-    /// version: which of our pages differ (read from our file, whether or
-    /// not the block's hash was remembered).
-    fn pages(
-        &self,
-        id: u32,
-        offset: u64,
-        hashes: PageHashes<'_>,
-        scratch: &mut [u8],
-    ) -> Result<Mend> {
-        let slot = self.slot(id)?;
-        let (_, len, _) = self.held_block(slot, offset)?;
-        let page = page_len(self.block_size);
-        ensure!(
-            hashes.len() as u64 == len.div_ceil(page),
-            "{} page hashes for a block of {len} bytes of {}",
-            hashes.len(),
-            slot.listed.path
-        );
-        let mut lacking = 0;
-        if let Some(file) = self.open(slot)? {
-            for (i, theirs) in hashes.iter().enumerate() {
-                let at = i as u64 * page;
-                // Unreadable here only means "send it".
-                let ours = block_hash_at(&file, offset + at, (len - at).min(page), scratch).ok();
-                if ours != Some(theirs) {
-                    lacking |= 1 << i;
-                }
-            }
-        }
-        Ok(Mend {
-            id,
-            offset,
-            len,
-            lacking,
-            patched: 0,
-            patched_bytes: 0,
-        })
-    }
-
-    /// One page of a block being mended, written in place.
-    fn patch(&self, mend: &mut Mend, offset: u64, data: &[u8]) -> Result<()> {
-        let slot = self.slot(mend.id)?;
-        let page = page_len(self.block_size);
-        let within = offset - mend.offset;
-        ensure!(
-            within < mend.len
-                && within % page == 0
-                && data.len() as u64 == (mend.len - within).min(page),
-            "a page of {} bytes at offset {offset} of {} does not fit its block",
-            data.len(),
-            slot.listed.path
-        );
-        let bit = 1 << (within / page);
-        ensure!(
-            mend.patched & bit == 0,
-            "the page at offset {offset} of {} arrived twice",
-            slot.listed.path
-        );
-        mend.patched |= bit;
-        mend.patched_bytes += data.len() as u64;
-        let Some(file) = self.open(slot)? else {
-            return Ok(());
-        };
-        let (root, at) = self.roots.place(&slot.listed)?;
-        file.write_all_at(data, offset)
-            .map_err(|e| describe(&e, &root.show(at), "writing"))
-    }
-
-    /// A block whose lacking pages were patched: what our file now holds
-    /// must hash to the donor's `hash`.
-    fn mended(&self, mend: &Mend, hash: u128, scratch: &mut [u8]) -> Result<()> {
-        let slot = self.slot(mend.id)?;
-        ensure!(
-            mend.lacking & !mend.patched == 0,
-            "block at offset {} of {} declared mended with pages still missing",
-            mend.offset,
-            slot.listed.path
-        );
-        let Some(file) = self.open(slot)? else {
-            return Ok(());
-        };
-        let (root, at) = self.roots.place(&slot.listed)?;
-        let ours = block_hash_at(&file, mend.offset, mend.len, scratch)
-            .map_err(|e| describe(&e, &root.show(at), "reading back"))?;
-        ensure!(
-            ours == hash,
-            "block at offset {} of {} does not match the donor's once mended (corrupted in transit)",
-            mend.offset,
-            slot.listed.path
-        );
-        start_writeback(&file, mend.offset, mend.len);
-        drop(file);
-        self.progress.add_kept(mend.len - mend.patched_bytes);
-        self.accept(slot, mend.offset / u64::from(self.block_size), hash)
-    }
-
     /// The donor's digest of a file.
     fn digest(&self, id: u32, digest: u128) -> Result<()> {
         let slot = self.slot(id)?;
@@ -613,5 +501,130 @@ impl Receiver {
             .filter(|s| s.listed.class == class)
             .map(|s| s.listed.path.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Class;
+    use crate::testutil::connection_pair;
+    use crate::transfer::manifest::receive_manifest;
+    use crate::transfer::{BLOCK_SIZE, Layout};
+
+    /// A joiner's layout with every class in `dir`.
+    fn layout(dir: &Path) -> Layout {
+        let d = dir.to_path_buf();
+        Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[])
+    }
+
+    /// A receiver for one `ibdata1` of `size` bytes, its list received from
+    /// a donor over a real connection.
+    fn receiver_of(dir: &Path, size: u64) -> Receiver {
+        let (mut donor, mut joiner) = connection_pair();
+        donor
+            .write_frame(&Frame::File {
+                id: 0,
+                class: Class::SysTablespace,
+                size,
+                mode: 0o640,
+                path: b"ibdata1",
+            })
+            .expect("file");
+        donor
+            .send(&Frame::ManifestEnd {
+                files: 1,
+                bytes: size,
+            })
+            .expect("end");
+        let manifest = receive_manifest(&mut joiner, &layout(dir), true, None).expect("list");
+        let kind = RoundKind {
+            live: false,
+            remember: false,
+        };
+        Receiver::new(manifest, BLOCK_SIZE, kind)
+    }
+
+    /// Sends `blocks` (offset, bytes) of file 0, then `digest`, then End,
+    /// and returns what the receiver made of the stream.
+    fn stream(receiver: &Receiver, blocks: &[(u64, &[u8])], digest: u128) -> Result<()> {
+        let (mut donor, mut joiner) = connection_pair();
+        std::thread::scope(|scope| {
+            let sender = scope.spawn(move || -> Result<()> {
+                for (offset, data) in blocks {
+                    let hash = block_hash(data);
+                    donor.write_frame(&Frame::Block {
+                        id: 0,
+                        offset: *offset,
+                        hash,
+                        data,
+                    })?;
+                }
+                donor.write_frame(&Frame::Digest { id: 0, digest })?;
+                donor.send(&Frame::End)
+            });
+            let received = receiver.receive_stream(&mut joiner);
+            drop(joiner);
+            let _ = sender.join().expect("sender thread");
+            received
+        })
+    }
+
+    /// The donor's digest of `blocks` (one per `BLOCK_SIZE`).
+    fn digest_of(blocks: &[&[u8]]) -> u128 {
+        let mut fold = Fold::new(blocks.len() as u64);
+        for (i, data) in blocks.iter().enumerate() {
+            fold.add(i as u64, block_hash(data)).expect("fold");
+        }
+        fold.digest().expect("complete")
+    }
+
+    #[test]
+    fn a_file_is_accepted_with_every_block_and_its_digest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = vec![7u8; BLOCK_SIZE as usize];
+        let second = vec![9u8; 1000];
+        let size = (first.len() + second.len()) as u64;
+        let receiver = receiver_of(tmp.path(), size);
+        let digest = digest_of(&[&first, &second]);
+        // The second block first: order does not matter.
+        stream(
+            &receiver,
+            &[(u64::from(BLOCK_SIZE), &second), (0, &first)],
+            digest,
+        )
+        .expect("stream");
+        receiver.finish().expect("complete");
+        let got = std::fs::read(tmp.path().join("ibdata1")).expect("read");
+        assert_eq!(got.len() as u64, size);
+        assert!(got[..first.len()] == first[..] && got[first.len()..] == second[..]);
+    }
+
+    #[test]
+    fn a_wrong_digest_or_a_missing_block_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let block = vec![3u8; 4096];
+        let receiver = receiver_of(tmp.path(), 4096);
+        let wrong = digest_of(&[&block]) ^ 1;
+        let err = stream(&receiver, &[(0, &block)], wrong).expect_err("digest");
+        assert!(format!("{err:#}").contains("ibdata1"), "{err:#}");
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let receiver = receiver_of(tmp.path(), 2 * u64::from(BLOCK_SIZE));
+        let first = vec![1u8; BLOCK_SIZE as usize];
+        let digest = digest_of(&[&first, &first]);
+        let _ = stream(&receiver, &[(0, &first)], digest);
+        let err = receiver.finish().expect_err("a block is missing");
+        assert!(format!("{err:#}").contains("1 blocks missing"), "{err:#}");
+    }
+
+    #[test]
+    fn a_block_outside_the_file_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let receiver = receiver_of(tmp.path(), 4096);
+        let block = vec![5u8; 4096];
+        let err = stream(&receiver, &[(u64::from(BLOCK_SIZE), &block)], 0)
+            .expect_err("offset beyond the file");
+        assert!(format!("{err:#}").contains("ibdata1"), "{err:#}");
     }
 }

@@ -55,7 +55,8 @@
 //!   next) and `stream` (one data stream), `source` (reading a file),
 //!   `codec` (compression), `manifest` and `receive` (the joiner's side).
 //! - `settings`: the arguments, the environment and my.cnf resolved into
-//!   what the roles need; `rlimit` reads the rate limit.
+//!   what the roles need; `rlimit` reads the rate limit, `tls` the TLS
+//!   mode and files (so `tls` itself reads no configuration).
 //! - `roles` (the SST sequence; alone speaks to mariadbd): `donor`,
 //!   `joiner`, `acceptor` (the joiner's door), `binlogs`, `pidfile`,
 //!   `rate` (the donor's rate limit per round), `reporter` (progress

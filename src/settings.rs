@@ -23,6 +23,7 @@ use crate::transfer::codec::Codec;
 use crate::transfer::external::ExternalRules;
 
 pub(crate) mod rlimit;
+pub(crate) mod tls;
 
 pub(crate) use rlimit::Rlimit;
 
@@ -251,7 +252,7 @@ impl Settings {
             .gtid
             .as_ref()
             .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
-        let tls = TlsSettings::resolve(config, role)?;
+        let tls = tls::resolve_tls(config, role)?;
         let opts = Settings::defaults_options(args);
         let [lock, snapshot, delta, compress, rlimit_lock] =
             SWITCHES.map(|(key, choices)| switch(config, &opts, key, choices));

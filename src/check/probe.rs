@@ -33,6 +33,7 @@ use crate::fsutil::human_bytes;
 use crate::net::address::{SstAddress, listen_addresses, resolve};
 use crate::net::{Listener, TimedStream, Transport};
 use crate::protocol::VERSION;
+use crate::settings::tls::resolve_tls;
 use crate::signals::Stop;
 use crate::tls::{Tls, TlsSettings};
 
@@ -145,7 +146,7 @@ pub(crate) fn listen(
     timeout: Duration,
     report: &mut Report,
 ) {
-    let Ok(tls) = TlsSettings::resolve(&node.config, Role::Joiner) else {
+    let Ok(tls) = resolve_tls(&node.config, Role::Joiner) else {
         report.fail(
             TOPIC,
             "cannot answer a probe: this node's TLS settings do not resolve",
@@ -370,8 +371,8 @@ fn probe_inner(
     report: &mut Report,
 ) -> Result<()> {
     let address = SstAddress::parse(peer).context("reading --peer")?;
-    let tls = TlsSettings::resolve(&node.config, Role::Donor)
-        .context("this node's TLS settings (as a donor)")?;
+    let tls =
+        resolve_tls(&node.config, Role::Donor).context("this node's TLS settings (as a donor)")?;
     let targets = resolve(address.host_unescaped(), address.port)?;
     let tcp = connect(&targets, timeout)?;
     let mut stream = TimedStream::new(tcp, STEP)?;

@@ -13,15 +13,16 @@ use super::report::{Report, Source};
 use super::resolve::{Node, file_source};
 use crate::cli::Role;
 use crate::config::Config;
-use crate::tls::{SslMode, Tls, TlsSettings, pick_files};
+use crate::settings::tls::{pick_files, resolve_tls};
+use crate::tls::{SslMode, Tls, TlsSettings};
 
 /// A certificate this close to its end is a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// Checks both roles' TLS and adds their rows and findings.
 pub(crate) fn check(node: &Node, report: &mut Report) {
-    let joiner = TlsSettings::resolve(&node.config, Role::Joiner);
-    let donor = TlsSettings::resolve(&node.config, Role::Donor);
+    let joiner = resolve_tls(&node.config, Role::Joiner);
+    let donor = resolve_tls(&node.config, Role::Donor);
     match (&joiner, &donor) {
         (Ok(j), Ok(d)) if j == d => {
             rows(&node.config, Role::Joiner, j, "", report);

@@ -73,6 +73,19 @@ struct Run {
     wire: Vec<u8>,
 }
 
+impl Run {
+    /// Both sides exited 0 (`what` names the case); their stderr if not.
+    fn assert_succeeded(&self, what: &str) {
+        assert_eq!(
+            (self.donor.0, self.joiner.0),
+            (0, 0),
+            "{what}\n{}\n{}",
+            self.donor.2,
+            self.joiner.2
+        );
+    }
+}
+
 /// An SST through a recording proxy, with the given my.cnf on each side.
 fn sst(joiner_cnf: &str, donor_cnf: &str) -> Run {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -119,13 +132,7 @@ fn verify_ca_encrypts_and_checks_chains_only() {
         &ssl_cnf(pki.path(), "server", "VERIFY_CA", true),
         &ssl_cnf(pki.path(), "client", "VERIFY_CA", true),
     );
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
     assert_eq!(run.joiner.1, [STATE]);
     assert!(run.ready.starts_with("ready joiner-node:"), "{}", run.ready);
     for log in [&run.donor.2, &run.joiner.2] {
@@ -160,13 +167,7 @@ fn a_shell_hostile_cn_is_published_verbatim_for_mariadbd_to_judge() {
         "{}",
         run.ready
     );
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
 }
 
 /// Runs `openssl` in `dir`; the tests need it (Debian's base has it).
@@ -252,13 +253,7 @@ fn version_1_certificates_from_the_mariadb_how_to_work() {
             &ssl_cnf(pki.path(), "server", mode, true),
             &ssl_cnf(pki.path(), "client", mode, true),
         );
-        assert_eq!(
-            (run.donor.0, run.joiner.0),
-            (0, 0),
-            "{mode}\n{}\n{}",
-            run.donor.2,
-            run.joiner.2
-        );
+        run.assert_succeeded(mode);
         assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
     }
     // A version-1 donor certificate from another CA is still refused.
@@ -286,13 +281,7 @@ fn verify_identity_accepts_a_cn_only_certificate() {
         &ssl_cnf(pki.path(), "server", "VERIFY_IDENTITY", true),
         &ssl_cnf(pki.path(), "client", "VERIFY_IDENTITY", true),
     );
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
     assert!(run.ready.starts_with("ready localhost:"), "{}", run.ready);
 }
 
@@ -304,13 +293,7 @@ fn required_encrypts_without_a_ca() {
         &ssl_cnf(pki.path(), "server", "REQUIRED", false),
         "[sst]\nssl-mode=REQUIRED\nrsrsync-timeout=20\n",
     );
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
     assert!(
         run.ready.starts_with("ready rsrsync:"),
         "no user without VERIFY: {}",
@@ -323,13 +306,7 @@ fn required_encrypts_without_a_ca() {
 fn without_tls_the_wire_is_plain() {
     // The control for the tests above: the proxy does see the data.
     let run = sst(CNF, CNF);
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
     assert!(contains(&run.wire, MARKER));
 }
 
@@ -410,13 +387,7 @@ fn the_rate_limit_counts_the_tls_records_on_the_wire() {
         "[sst]\nssl-mode=REQUIRED\nrsrsync-timeout=20\nrlimit=32K\n",
     );
     let took = started.elapsed().as_secs_f64();
-    assert_eq!(
-        (run.donor.0, run.joiner.0),
-        (0, 0),
-        "{}\n{}",
-        run.donor.2,
-        run.joiner.2
-    );
+    run.assert_succeeded("");
     assert!(!contains(&run.wire, MARKER), "plaintext on the wire");
     let line = run
         .donor

@@ -458,6 +458,16 @@ mod tests {
             .unwrap_or_else(|| panic!("no row {key}"))
     }
 
+    /// The messages of the findings that failed.
+    fn failures(report: &Report) -> Vec<&str> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.status == super::super::report::Status::Fail)
+            .map(|f| f.message.as_str())
+            .collect()
+    }
+
     fn line_of(setting: &Setting) -> Option<usize> {
         match &setting.source {
             Source::File(origin) => Some(origin.line),
@@ -580,12 +590,7 @@ mod tests {
     fn bad_switches_fail_and_the_rest_resolves() {
         let cnf = "[mysqld]\ndatadir=/x\n[sst]\nrsrsync-lock=sometimes\nrsrsync-delta=OFF\n";
         let (node, report) = resolved(cnf, &args());
-        let failed: Vec<&str> = report
-            .findings
-            .iter()
-            .filter(|f| f.status == super::super::report::Status::Fail)
-            .map(|f| f.message.as_str())
-            .collect();
+        let failed = failures(&report);
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert!(failed[0].starts_with("rsrsync-lock = sometimes (<test my.cnf>:4 [sst])"));
         assert!(node.settings.short_lock, "the default stands in");
@@ -610,12 +615,7 @@ mod tests {
         assert_eq!(node.settings.rlimit, None, "resolved without it");
         assert_eq!(row(&report, "rlimit").value, "0 (no limit)");
         assert_eq!(row(&report, "rlimit-lock").value, "on");
-        let failed: Vec<&str> = report
-            .findings
-            .iter()
-            .filter(|f| f.status == super::super::report::Status::Fail)
-            .map(|f| f.message.as_str())
-            .collect();
+        let failed = failures(&report);
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert!(
             failed[0].starts_with("[sst] rlimit=fast (<test my.cnf>:3 [sst]) is not a rate"),

@@ -446,12 +446,6 @@ mod tests {
     use super::*;
     use crate::testutil::connection_pair;
 
-    /// A joiner's layout with every class in `dir`.
-    fn layout(dir: &Path) -> Layout {
-        let d = dir.to_path_buf();
-        Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[])
-    }
-
     /// The joiner's reading of `frames` from a donor: the manifest, and
     /// the `Have`s it answered with (id, size).
     fn receive(dir: &Path, frames: &[Frame<'_>]) -> (Result<Manifest>, Vec<(u32, u64)>) {
@@ -460,7 +454,7 @@ mod tests {
             donor.write_frame(frame).expect("frame");
         }
         donor.send(&Frame::Ping).expect("flush");
-        let manifest = receive_manifest(&mut joiner, &layout(dir), true, None);
+        let manifest = receive_manifest(&mut joiner, &Layout::flat(dir), true, None);
         joiner.send(&Frame::Ready).expect("ready");
         let mut haves = Vec::new();
         while let Ok(frame) = donor.expect_frame("haves") {

@@ -96,6 +96,13 @@ impl Layout {
         }
     }
 
+    /// Tests: every class in `dir`, nothing more.
+    #[cfg(test)]
+    pub(crate) fn flat(dir: &Path) -> Layout {
+        let d = dir.to_path_buf();
+        Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[])
+    }
+
     /// The directory of a class on this node (`External` files have
     /// their own, per file: the datadir stands for them here).
     pub(crate) fn root(&self, class: Class) -> PathBuf {

@@ -205,15 +205,7 @@ mod tests {
         let d = tmp.path().to_path_buf();
         std::fs::write(d.join("aria_log.00000001"), vec![7u8; 3000]).expect("log");
         std::fs::write(d.join("aria_log_control"), b"checkpoint at 1000").expect("control");
-        let layout = Layout::new(
-            d.clone(),
-            d.clone(),
-            d.clone(),
-            d.clone(),
-            d.clone(),
-            vec![],
-            &[],
-        );
+        let layout = Layout::flat(&d);
         let controls = Controls::read(&layout).expect("controls");
         // Aria's checkpoint thread writes a new checkpoint, then the walk.
         std::fs::write(d.join("aria_log.00000001"), vec![7u8; 4000]).expect("log");
@@ -250,7 +242,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let d = tmp.path().to_path_buf();
         std::fs::write(d.join("aria_log_control"), vec![0u8; 70 << 10]).expect("control");
-        let layout = Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[]);
+        let layout = Layout::flat(&d);
         let err = Controls::read(&layout).expect_err("too big");
         assert!(
             format!("{err:#}").contains("larger than a control file"),

@@ -512,12 +512,6 @@ mod tests {
     use crate::transfer::manifest::receive_manifest;
     use crate::transfer::{BLOCK_SIZE, Layout};
 
-    /// A joiner's layout with every class in `dir`.
-    fn layout(dir: &Path) -> Layout {
-        let d = dir.to_path_buf();
-        Layout::new(d.clone(), d.clone(), d.clone(), d.clone(), d, vec![], &[])
-    }
-
     /// A receiver for one `ibdata1` of `size` bytes, its list received from
     /// a donor over a real connection.
     fn receiver_of(dir: &Path, size: u64) -> Receiver {
@@ -537,7 +531,7 @@ mod tests {
                 bytes: size,
             })
             .expect("end");
-        let manifest = receive_manifest(&mut joiner, &layout(dir), true, None).expect("list");
+        let manifest = receive_manifest(&mut joiner, &Layout::flat(dir), true, None).expect("list");
         let kind = RoundKind {
             live: false,
             remember: false,

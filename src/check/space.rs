@@ -42,16 +42,20 @@ impl Room {
 /// Free bytes and device of the filesystem holding `path` (or its
 /// nearest existing ancestor: a joiner creates missing directories).
 fn filesystem(path: &Path) -> Result<(u64, u64)> {
-    let existing = path
-        .ancestors()
-        .find(|p| p.exists())
-        .unwrap_or(Path::new("/"));
+    let existing = existing_ancestor(path);
     let meta =
         std::fs::metadata(existing).with_context(|| format!("examining {}", existing.display()))?;
     let stat = nix::sys::statvfs::statvfs(existing)
         .with_context(|| format!("reading the free space of {}", existing.display()))?;
     let free = stat.blocks_available().saturating_mul(stat.fragment_size());
     Ok((meta.dev(), free))
+}
+
+/// `path` or its nearest ancestor that exists.
+fn existing_ancestor(path: &Path) -> &Path {
+    path.ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"))
 }
 
 /// This node's filesystems as a joiner of a donor sending `incoming`,
@@ -147,10 +151,7 @@ pub(crate) fn report_snapshot(settings: &Settings, report: &mut Report) {
     }
     let mut seen: Vec<(u64, Vec<String>, PathBuf)> = Vec::new();
     for (class, dir) in dirs {
-        let existing = dir
-            .ancestors()
-            .find(|p| p.is_dir())
-            .unwrap_or(Path::new("/"));
+        let existing = existing_ancestor(&dir);
         let Ok(meta) = std::fs::metadata(existing) else {
             continue;
         };

@@ -135,11 +135,8 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         stop,
         settings.timeouts.flush,
     )?;
-    log::info!(
-        "Tables flushed: mariadbd took {:.3} s to take the lock",
-        locked.elapsed().as_secs_f64()
-    );
     let flush_secs = locked.elapsed().as_secs_f64();
+    log::info!("Tables flushed: mariadbd took {flush_secs:.3} s to take the lock");
     let binlogs = binlogs_of(settings)?;
     if live {
         control.send(&Frame::Round { live: false })?;
@@ -214,7 +211,7 @@ struct Rounds<'a> {
     limit: &'a DonorLimit<'a>,
 }
 
-impl Rounds<'_> {
+impl<'a> Rounds<'a> {
     /// One round: walk, file list, the joiner's `Have`s, data; live while
     /// the server runs (files may change), else under the lock, which
     /// `release` ends as soon as every file is read or cloned.
@@ -232,42 +229,7 @@ impl Rounds<'_> {
         let entries = walk(&self.settings.layout, binlogs, !live)?;
         let mut plan = Plan::new(&entries)?;
         plan.hold(controls);
-        let sources = plan.sources();
-        // Aria's checkpoint may write its log and control file at any time,
-        // lock or not (see `CONTROL_FILES` in transfer::send): not a change
-        // that tears the copy.
-        let watched: Vec<(&Path, u64)> = entries
-            .iter()
-            .filter(|e| e.class != Class::AriaLog)
-            .filter_map(|e| match &e.kind {
-                EntryKind::File { source, size } => Some((source.as_path(), *size)),
-                _ => None,
-            })
-            .collect();
-        let unlock = release.map(|release| {
-            let stamps = Stamps::take(&watched);
-            if self.settings.snapshot {
-                let started = Instant::now();
-                plan.adopt(snapshot::take(&sources));
-                log::info!(
-                    "snapshot: {} of {} files cloned in {:.3} s",
-                    plan.files() - plan.locked_files(),
-                    plan.files(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            let (entries, watched, stop) = (&entries, &watched, self.stop);
-            let hold = self.settings.test_hold.as_deref();
-            // The oracle's copy comes before the re-stat, which so covers
-            // the copy too.
-            Unlock::new(move || {
-                if let Some(dir) = hold {
-                    oracle::hold_donor(dir, entries, stop)?;
-                }
-                stamps.verify(watched)?;
-                release()
-            })
-        });
+        let unlock = release.map(|release| self.locked_work(&entries, &mut plan, release));
         // Everything cloned: the lock can go before the file list does.
         if let (Some(unlock), 0) = (&unlock, plan.locked_files()) {
             unlock.release()?;
@@ -305,6 +267,53 @@ impl Rounds<'_> {
         drop(reporter);
         log::info!("{name} round: {}", progress.totals());
         Ok(progress)
+    }
+
+    /// The locked round's work before its data: the files stat'ed as the
+    /// lock found them, cloned where they can be, and what ends the lock
+    /// (the oracle's hold when asked, the re-stat, then `release`).
+    fn locked_work<'e>(
+        &self,
+        entries: &'e [Entry],
+        plan: &mut Plan<'e>,
+        release: Release<'e>,
+    ) -> Unlock<'e>
+    where
+        'a: 'e,
+    {
+        // Aria's checkpoint may write its log and control file at any time,
+        // lock or not (see `CONTROL_FILES` in transfer::plan): not a change
+        // that tears the copy.
+        let watched: Vec<(&Path, u64)> = entries
+            .iter()
+            .filter(|e| e.class != Class::AriaLog)
+            .filter_map(|e| match &e.kind {
+                EntryKind::File { source, size } => Some((source.as_path(), *size)),
+                _ => None,
+            })
+            .collect();
+        let stamps = Stamps::take(&watched);
+        if self.settings.snapshot {
+            let started = Instant::now();
+            plan.adopt(snapshot::take(&plan.sources()));
+            log::info!(
+                "snapshot: {} of {} files cloned in {:.3} s",
+                plan.files() - plan.locked_files(),
+                plan.files(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let hold = self.settings.test_hold.as_deref();
+        let stop = self.stop;
+        // The oracle's copy comes before the re-stat, which so covers the
+        // copy too.
+        Unlock::new(move || {
+            if let Some(dir) = hold {
+                oracle::hold_donor(dir, entries, stop)?;
+            }
+            stamps.verify(&watched)?;
+            release()
+        })
     }
 }
 

@@ -13,7 +13,7 @@
 //! little free space for what copy-on-write may need; no descriptor left)
 //! is read under the lock as without a snapshot, and one line says why.
 //! After the locked work every file but Aria's logs (which Aria's
-//! checkpoint may write at any time, see `CONTROL_FILES` in `send`) is
+//! checkpoint may write at any time, see `CONTROL_FILES` in `plan`) is
 //! stat'ed again: a file mariadbd changed while it held the lock fails the
 //! SST ([`Stamps::verify`]).
 

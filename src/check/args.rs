@@ -15,6 +15,7 @@ use anyhow::Result;
 
 use crate::config::DefaultsOptions;
 use crate::exit::{Exit, fail};
+use crate::settings::rlimit::binary_suffix;
 
 /// What this run is.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,13 +210,7 @@ pub(crate) fn parse_rate(text: &str) -> Result<u64> {
     let lower = lower.strip_suffix("/s").unwrap_or(&lower);
     let lower = lower.strip_suffix('b').unwrap_or(lower);
     let lower = lower.strip_suffix('i').unwrap_or(lower);
-    let (number, shift) = match lower.chars().last() {
-        Some('k') => (&lower[..lower.len() - 1], 10),
-        Some('m') => (&lower[..lower.len() - 1], 20),
-        Some('g') => (&lower[..lower.len() - 1], 30),
-        Some('t') => (&lower[..lower.len() - 1], 40),
-        _ => (lower, 0),
-    };
+    let (number, shift) = binary_suffix(lower);
     let number: f64 = number.trim().parse().map_err(|_| bad())?;
     let rate = number * (1u64 << shift) as f64;
     if !rate.is_finite() || rate < 1.0 || rate > u64::MAX as f64 {

@@ -82,17 +82,24 @@ pub(crate) fn scope(short_lock: bool, under_lock: bool) -> &'static str {
 /// else, a sign, a fraction or an overflow included.
 pub(crate) fn parse(text: &str) -> Option<u64> {
     let lower = text.to_ascii_lowercase();
-    let (digits, shift) = match lower.as_bytes().last()? {
-        b'k' => (&lower[..lower.len() - 1], 10),
-        b'm' => (&lower[..lower.len() - 1], 20),
-        b'g' => (&lower[..lower.len() - 1], 30),
-        b't' => (&lower[..lower.len() - 1], 40),
-        _ => (lower.as_str(), 0),
-    };
+    let (digits, shift) = binary_suffix(&lower);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// `lower` (lower case) split into its number and the power of two its
+/// `k`, `m`, `g` or `t` suffix stands for (0 without one).
+pub(crate) fn binary_suffix(lower: &str) -> (&str, u32) {
+    let shift = match lower.as_bytes().last() {
+        Some(b'k') => 10,
+        Some(b'm') => 20,
+        Some(b'g') => 30,
+        Some(b't') => 40,
+        _ => return (lower, 0),
+    };
+    (&lower[..lower.len() - 1], shift)
 }
 
 /// A rate in the largest binary unit that divides it: `10 MiB/s`,

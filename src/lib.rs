@@ -9,7 +9,7 @@
 //! # Flow
 //!
 //! [`run`]: parse the Galera options (`cli`) → read my.cnf (`config`)
-//! → resolve the settings of this node (`settings`) → install signal
+//! → resolve the settings of this node (`config::Settings`) → install signal
 //! handling (`signals`) → run the role (`roles`) → pick the exit code
 //! (`exit`).
 //!
@@ -54,9 +54,11 @@
 //!   round's files and manifest), `send` over `schedule` (which piece
 //!   next) and `stream` (one data stream), `source` (reading a file),
 //!   `codec` (compression), `manifest` and `receive` (the joiner's side).
-//! - `settings`: the arguments, the environment and my.cnf resolved into
-//!   what the roles need; `rlimit` reads the rate limit, `tls` the TLS
-//!   mode and files (so `tls` itself reads no configuration).
+//! - `config`'s resolver (`settings`, over `dirs`, `knobs`, `rlimit` and
+//!   `tls`): the arguments, the environment and my.cnf resolved once into
+//!   what the roles need, each value with its `source` and every problem;
+//!   `check` and `--dry-run` only render them (and `tls` itself reads no
+//!   configuration).
 //! - `roles` (the SST sequence; alone speaks to mariadbd): `donor`,
 //!   `joiner`, `acceptor` (the joiner's door), `binlogs`, `pidfile`,
 //!   `rate` (the donor's rate limit per round), `reporter` (progress
@@ -87,7 +89,6 @@ mod progress;
 mod protocol;
 mod roles;
 mod server_input;
-mod settings;
 mod signals;
 mod sst_io;
 #[cfg(test)]
@@ -96,8 +97,8 @@ mod tls;
 mod transfer;
 
 use cli::Role;
+use config::Settings;
 use exit::Exit;
-use settings::Settings;
 use signals::Stop;
 
 /// Runs one SST role with mariadbd's arguments (`args[0]` is the program

@@ -783,3 +783,96 @@ fn a_bad_rate_limit_is_exit_22_naming_its_line() {
         "{err}"
     );
 }
+
+/// `check --json` and a donor's `--dry-run --json` read every setting from
+/// the one resolver: for a my.cnf that writes each key in another group
+/// or file, they show the same value from the same place.
+#[test]
+fn check_and_the_dry_run_agree_on_every_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let data = root.join("data");
+    write(&data.join("ibdata1"), &[1u8; 4096]);
+    write(&data.join("ib_logfile0"), &[2u8; 2048]);
+    write(&data.join("logs/b.000001"), b"binlog");
+    write(&data.join("logs/b.index"), b"./logs/b.000001\n");
+    let included = root.join("conf.d/extra.cnf");
+    write(
+        &included,
+        b"[sst]\nrsrsync-timeout = 30\nrlimit = 64m\n[mariadb]\ninnodb_undo_directory = undo\n",
+    );
+    let cnf = root.join("my.cnf");
+    let text = format!(
+        "[mysqld]\ndatadir = {data}\ninnodb_data_home_dir = {data}\n\
+         [galera]\ninnodb_log_group_home_dir = redo\n\
+         [server]\nlog-bin = logs/b\n\
+         [mariadbd]\naria_log_dir_path = aria\ninnodb_data_file_path = ibdata1:12M:autoextend\n\
+         [client-server]\nsst-max-binlogs = 2\n\
+         [sst]\nbackup-threads = 3\nrsrsync-lock = short\nrsrsync-delta = off\n\
+         rsrsync-compress = zstd\nrlimit-lock = on\nrsrsync-flush-timeout = 600\n\
+         !include {included}\n",
+        data = data.display(),
+        included = included.display()
+    );
+    write(&cnf, text.as_bytes());
+    let (_, out, err) = run(&["check", "--defaults-file", s(&cnf), "--json"]);
+    let check: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let (code, out, err) = run(&[
+        "--role",
+        "donor",
+        "--address",
+        &address(),
+        "--datadir",
+        s(&data),
+        "--defaults-file",
+        s(&cnf),
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let plan: Value = serde_json::from_str(&out).expect("JSON plan");
+    let rows = |doc: &Value| -> Vec<(String, Value)> {
+        doc["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .map(|row| (row["key"].as_str().expect("key").to_string(), row.clone()))
+            .collect()
+    };
+    let in_check = rows(&check);
+    let in_plan = rows(&plan);
+    assert!(in_plan.len() >= 20, "{in_plan:?}");
+    let mut files = std::collections::BTreeSet::new();
+    for (key, row) in &in_plan {
+        let (_, shown) = in_check
+            .iter()
+            .find(|(k, _)| k == key || *k == format!("{key} (donor)"))
+            .unwrap_or_else(|| panic!("check shows no {key}"));
+        assert_eq!(shown["value"], row["value"], "{key}");
+        assert_eq!(shown["source"], row["source"], "{key}");
+        if let Some(file) = row["source"]["file"].as_str() {
+            files.insert(format!("{file} {}", row["source"]["group"]));
+        }
+    }
+    // The keys really came from many places.
+    assert!(files.len() >= 7, "{files:?}");
+    let value = |key: &str| {
+        in_plan
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, row)| row["value"].as_str().expect("value").to_string())
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    assert_eq!(value("rsrsync-timeout"), "30 s");
+    assert_eq!(
+        value("innodb_undo_directory"),
+        format!("{}/undo", data.display())
+    );
+    assert_eq!(value("backup-threads"), "3");
+    assert_eq!(value("rsrsync-delta"), "off");
+    assert!(
+        value("rlimit").starts_with("64 MiB/s"),
+        "{}",
+        value("rlimit")
+    );
+}

@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::config::DefaultsOptions;
+use crate::config::rlimit::binary_suffix;
 use crate::exit::{Exit, fail};
-use crate::settings::rlimit::binary_suffix;
 
 /// What this run is.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,15 +17,15 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::args::DryRunArgs;
-use super::output::emit;
+use super::output::{emit, settings_json, settings_table};
 use super::report::{class_key, class_name};
 use crate::cli::Role;
 use crate::config::Config;
+use crate::config::Settings;
 use crate::exit::{Exit, fail};
 use crate::fsutil::human_bytes;
 use crate::roles::donor::transfer_entries;
 use crate::server_input::{RemoteAuth, read_remote_auth};
-use crate::settings::Settings;
 use crate::tls::Tls;
 use crate::transfer::plan::Plan;
 use crate::transfer::snapshot;
@@ -116,6 +116,7 @@ fn ist(settings: &Settings, json_output: bool) -> String {
                 "joiner": format!("{}:{}", settings.address.host, settings.address.port),
                 "ssl_mode": settings.tls.mode.name(),
                 "state": state,
+                "settings": settings_json(&settings.values),
                 "files": [],
             })
         );
@@ -126,9 +127,10 @@ fn ist(settings: &Settings, json_output: bool) -> String {
     }
     out.push_str(&format!(
         "  {:<14} IST (--bypass): only the state '{state}' would be sent; no files, no \
-         read lock\n",
+         read lock\n\n",
         "mode"
     ));
+    out.push_str(&settings_table(&settings.values));
     out
 }
 
@@ -189,6 +191,7 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
             "estimated_lock_seconds": if settings.short_lock { None } else { seconds },
             "snapshot": snapshot.is_ok(),
             "snapshot_refused": snapshot.as_ref().err(),
+            "settings": settings_json(&settings.values),
             "files": files,
         });
         return Ok(format!("{document:#}\n"));
@@ -221,12 +224,13 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         "delta"
     ));
     out.push_str(&format!(
-        "  {:<14} {streams} (backup-threads {}, {} files)\n\nFiles, in the order they \
-         would be announced\n",
+        "  {:<14} {streams} (backup-threads {}, {} files)\n\n",
         "data streams",
         settings.streams,
         plan.files()
     ));
+    out.push_str(&settings_table(&settings.values));
+    out.push_str("\nFiles, in the order they would be announced\n");
     let mut rows: Vec<(String, String, String)> = files
         .map(|(e, source, size)| {
             (

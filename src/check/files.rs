@@ -11,11 +11,11 @@ use anyhow::Result;
 use super::dryrun::duration;
 use super::report::{ClassTotal, Report, TransferSet, class_name};
 use super::resolve::Node;
+use crate::config::{Settings, rlimit};
 use crate::fsutil::human_bytes;
 use crate::protocol::Class;
 use crate::roles::donor::transfer_entries;
 use crate::roles::pidfile::{self, Previous};
-use crate::settings::{Settings, rlimit};
 use crate::transfer::external::donor_path;
 use crate::transfer::walk::{Entry, EntryKind};
 

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::report::{Report, Source, Status, class_key, class_name};
+use crate::config;
 use crate::fsutil::human_bytes;
 use crate::protocol::VERSION;
 
@@ -88,15 +89,8 @@ pub(crate) fn render_table(report: &Report) -> String {
         hostname()
     );
     if !report.settings.is_empty() {
-        out.push_str("\nSettings\n");
-        let mut rows = vec![vec!["KEY".into(), "VALUE".into(), "FROM".into()]];
-        rows.extend(
-            report
-                .settings
-                .iter()
-                .map(|s| vec![s.key.clone(), s.value.clone(), s.source.to_string()]),
-        );
-        out.push_str(&table(&rows, &[28, 44]));
+        out.push('\n');
+        out.push_str(&settings_table(&report.settings));
     }
     if let Some(set) = &report.transfer {
         out.push_str("\nTransfer set (what this node would send as a donor)\n");
@@ -181,6 +175,7 @@ fn source_json(source: &Source) -> Value {
             "group": origin.group,
         }),
         Source::Option(name) => json!({"kind": "option", "name": name}),
+        Source::ServerArgs(name) => json!({"kind": "server_option", "name": name}),
         Source::Env(name) => json!({"kind": "environment", "name": name}),
         Source::SomeFile => json!({"kind": "file"}),
         Source::Default => json!({"kind": "default"}),
@@ -188,10 +183,21 @@ fn source_json(source: &Source) -> Value {
     }
 }
 
-/// The report as one JSON document.
-pub(crate) fn render_json(report: &Report) -> String {
-    let settings: Vec<Value> = report
-        .settings
+/// The "Settings" section of a table: each value and where it came from.
+pub(crate) fn settings_table(values: &[config::Value]) -> String {
+    let mut rows = vec![vec!["KEY".into(), "VALUE".into(), "FROM".into()]];
+    rows.extend(
+        values
+            .iter()
+            .map(|s| vec![s.key.clone(), s.value.clone(), s.source.to_string()]),
+    );
+    format!("Settings\n{}", table(&rows, &[28, 44]))
+}
+
+/// Settings as JSON: `key`, `value`, `from` (as the table says it) and
+/// `source` (its parts).
+pub(crate) fn settings_json(values: &[config::Value]) -> Vec<Value> {
+    values
         .iter()
         .map(|s| {
             json!({
@@ -201,7 +207,12 @@ pub(crate) fn render_json(report: &Report) -> String {
                 "source": source_json(&s.source),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The report as one JSON document.
+pub(crate) fn render_json(report: &Report) -> String {
+    let settings = settings_json(&report.settings);
     let transfer = report.transfer.as_ref().map(|set| {
         json!({
             "files": set.files(),

@@ -29,11 +29,11 @@ use super::wire::{
     parse_hello, parse_room, read_json, read_plain, room_json, tls_of, write_line,
 };
 use crate::cli::Role;
+use crate::config::tls;
 use crate::fsutil::human_bytes;
 use crate::net::address::{SstAddress, listen_addresses, resolve};
 use crate::net::{Listener, TimedStream, Transport};
 use crate::protocol::VERSION;
-use crate::settings::tls::resolve_tls;
 use crate::signals::Stop;
 use crate::tls::{Tls, TlsSettings};
 
@@ -146,7 +146,7 @@ pub(crate) fn listen(
     timeout: Duration,
     report: &mut Report,
 ) {
-    let Ok(tls) = resolve_tls(&node.config, Role::Joiner) else {
+    let Ok(tls) = tls::resolve(&node.config, Role::Joiner).map(|t| t.settings) else {
         report.fail(
             TOPIC,
             "cannot answer a probe: this node's TLS settings do not resolve",
@@ -371,8 +371,10 @@ fn probe_inner(
     report: &mut Report,
 ) -> Result<()> {
     let address = SstAddress::parse(peer).context("reading --peer")?;
-    let tls =
-        resolve_tls(&node.config, Role::Donor).context("this node's TLS settings (as a donor)")?;
+    let tls = tls::resolve(&node.config, Role::Donor)
+        .map(|t| t.settings)
+        .map_err(|problem| anyhow::anyhow!("{}; {}", problem.message, problem.fix))
+        .context("this node's TLS settings (as a donor)")?;
     let targets = resolve(address.host_unescaped(), address.port)?;
     let tcp = connect(&targets, timeout)?;
     let mut stream = TimedStream::new(tcp, STEP)?;

@@ -3,10 +3,10 @@
 //! to change. Only data: [`super::output`] renders it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
-use crate::config::Origin;
+pub(crate) use crate::config::Source;
+use crate::config::{Problem, Severity, Value};
 use crate::protocol::Class;
 
 /// How a finding counts.
@@ -43,44 +43,6 @@ pub(crate) struct Finding {
     pub(crate) message: String,
     /// What to change, for warnings and failures.
     pub(crate) fix: Option<String>,
-}
-
-/// Where a resolved setting came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A command-line option (`--datadir`).
-    Option(String),
-    /// An environment variable.
-    Env(String),
-    /// An option file line.
-    File(Origin),
-    /// An option file, but the line is unknown (the readers disagreed).
-    SomeFile,
-    /// Nobody set it.
-    Default,
-    /// Computed from other settings; says how.
-    Derived(String),
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Option(name) => write!(f, "command line ({name})"),
-            Source::Env(name) => write!(f, "environment ({name})"),
-            Source::File(origin) => write!(f, "{origin}"),
-            Source::SomeFile => f.write_str("option files (line unknown)"),
-            Source::Default => f.write_str("default"),
-            Source::Derived(how) => f.write_str(how),
-        }
-    }
-}
-
-/// One resolved setting. Values that can be secrets are never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Setting {
-    pub(crate) key: String,
-    pub(crate) value: String,
-    pub(crate) source: Source,
 }
 
 /// Bytes per class: what a donor would send, or what a joiner holds.
@@ -131,18 +93,32 @@ impl TransferSet {
 /// Everything `check` prints.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    pub(crate) settings: Vec<Setting>,
+    pub(crate) settings: Vec<Value>,
     pub(crate) transfer: Option<TransferSet>,
     pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     pub(crate) fn setting(&mut self, key: &str, value: impl Into<String>, source: Source) {
-        self.settings.push(Setting {
-            key: key.to_string(),
-            value: value.into(),
-            source,
-        });
+        self.settings.push(Value::new(key, value, source));
+    }
+
+    /// A problem the resolver found, under `topic`, as the SST would take
+    /// it.
+    pub(crate) fn problem(&mut self, topic: &str, problem: &Problem) {
+        match problem.severity {
+            Severity::Stop(code) => self.fail(
+                topic,
+                format!(
+                    "{}: an SST would stop with exit {}",
+                    problem.message,
+                    code.code()
+                ),
+                problem.fix.clone(),
+            ),
+            Severity::Warn => self.warn(topic, problem.message.clone(), problem.fix.clone()),
+            Severity::Info => self.info(topic, problem.message.clone()),
+        }
     }
 
     fn add(&mut self, status: Status, topic: &str, message: String, fix: Option<String>) {

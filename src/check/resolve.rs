@@ -1,12 +1,10 @@
-//! This node's settings as an SST would resolve them, each with where it
-//! came from.
-//!
-//! The values are the real ones: [`Settings::resolve`] computes them from
-//! the same argv shape mariadbd uses. Only the *source* of each value is
-//! worked out here, by following the same precedence (command line >
-//! environment > option files > default) over the traced [`Config`].
-//! Values that can be secrets (`wsrep_sst_auth`) are never copied into the
-//! report; their presence is.
+//! This node as an SST would resolve it: the arguments mariadbd would pass
+//! (the datadir and the joiner's address, worked out here from the option
+//! files as mariadbd works them out), then every setting, with where it
+//! came from, and every problem, as the one resolver gives them
+//! ([`Settings::resolve_all`]): `check` only renders them, so it cannot
+//! say something the SST does not do. Values that can be secrets
+//! (`wsrep_sst_auth`) are never copied into the report; their presence is.
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -15,42 +13,20 @@ use anyhow::{Context, Result};
 
 use super::args::CheckArgs;
 use super::report::{Report, Source};
-use crate::config::{Config, Origin};
+use crate::config::tls::TLS_KEYS;
+use crate::config::{Config, Settings};
 use crate::net::address::{DEFAULT_PORT, SstAddress};
-use crate::settings::{Rlimit, SWITCHES, Settings, rlimit};
 
 /// Where mariadbd keeps its data when nothing says otherwise.
 const DEFAULT_DATADIR: &str = "/var/lib/mysql";
 
-/// The keys of the TLS settings, checked on their own (see `tls.rs`), so
-/// that a broken TLS setting does not hide the rest of the report.
-pub(crate) const TLS_KEYS: &[&str] = &[
-    "ssl-mode",
-    "ssl-ca",
-    "ssl-capath",
-    "ssl-cert",
-    "ssl-key",
-    "tca",
-    "tcapath",
-    "tcert",
-    "tkey",
-    "ssl-server-ca",
-    "ssl-server-capath",
-    "ssl-server-cert",
-    "ssl-server-key",
-    "ssl-client-ca",
-    "ssl-client-capath",
-    "ssl-client-cert",
-    "ssl-client-key",
-];
-
 /// This node, resolved.
 #[derive(Debug)]
 pub(crate) struct Node {
-    /// The configuration as read (TLS keys included).
+    /// The configuration as read.
     pub(crate) config: Config,
-    /// The settings of a donor run (directories, binlogs, knobs). TLS is
-    /// left out here; `tls.rs` resolves it per role.
+    /// The settings of a donor run (directories, binlogs, knobs); `tls.rs`
+    /// resolves TLS per role.
     pub(crate) settings: Settings,
     /// The joiner's SST address (what `ready` would publish).
     pub(crate) address: SstAddress,
@@ -58,17 +34,11 @@ pub(crate) struct Node {
     pub(crate) user: String,
 }
 
-/// Where a value found in the option files came from.
-pub(crate) fn file_source(origin: Option<&Origin>) -> Source {
-    origin.map_or(Source::SomeFile, |o| Source::File(o.clone()))
-}
-
 /// Resolves this node and adds the settings table to `report`.
 pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Result<Node> {
-    let env = |key: &str| std::env::var_os(key);
     let (datadir, datadir_source) = match (&args.datadir, config.lookup("--mysqld", "datadir")) {
         (Some(dir), _) => (dir.clone(), Source::Option("--datadir".into())),
-        (None, Some((value, origin))) => (PathBuf::from(value), file_source(origin)),
+        (None, Some((value, origin))) => (PathBuf::from(value), Source::file(origin)),
         (None, None) => (PathBuf::from(DEFAULT_DATADIR), Source::Default),
     };
     let (address, address_source) = sst_address(args, &config)?;
@@ -76,174 +46,24 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
     argv.push(format!("{}:{}", address.host, address.port).into());
     argv.push("--datadir".into());
     argv.push(datadir.clone().into());
-    let mut parsed = crate::cli::parse(argv).context("building the SST arguments")?;
-    // The files to find a line in again, should the readers disagree.
-    parsed.defaults_file = args.defaults.file.clone().map(Into::into);
-    parsed.defaults_extra_file = args.defaults.extra_file.clone().map(Into::into);
-    parsed.defaults_group_suffix = args.defaults.group_suffix.clone().map(Into::into);
-    // A bad switch stops an SST; here it is a finding, and the rest of
-    // the settings are resolved without it.
-    let mut left_out: Vec<&str> = TLS_KEYS.to_vec();
-    for (key, choices) in SWITCHES {
-        if let Some((value, origin)) = config.lookup("sst", key) {
-            if !choices.contains(&value.to_ascii_lowercase().as_str()) {
-                let source = file_source(origin);
-                report.fail(
-                    key,
-                    format!(
-                        "{key} = {value} ({source}) is not one of {}: an SST would stop \
-                         with exit 22",
-                        choices.join(", ")
-                    ),
-                    format!(
-                        "set {key} to {} in [sst], or remove it",
-                        choices.join(" or ")
-                    ),
-                );
-                left_out.push(key);
-            }
-        }
-    }
-    if let Err(err) = Rlimit::resolve(&config, &args.defaults) {
-        report.fail(
-            "rlimit",
-            format!("{err:#}: an SST would stop with exit 22"),
-            "set rlimit in [sst] to bytes per second (10m is 10 MiB/s), 0 for no limit, or \
-             remove it",
-        );
-        left_out.push("rlimit");
-    }
-    let settings = Settings::resolve(
+    let parsed = crate::cli::parse(argv).context("building the SST arguments")?;
+    let (settings, problems) = Settings::resolve_all(
         &parsed,
         OsStr::new("wsrep_sst_rsrsync"),
-        &env,
+        &|key| std::env::var_os(key),
         &crate::server_input::RemoteAuth::default(),
-        &config.without(&left_out),
+        &config,
     )
     .context("resolving the settings as a donor would")?;
-
     report.setting("datadir", datadir.display().to_string(), datadir_source);
-    let layout = &settings.layout;
-    for (key, var, dir) in [
-        (
-            "innodb_data_home_dir",
-            Some("INNODB_DATA_HOME_DIR"),
-            &layout.sys,
-        ),
-        (
-            "innodb_log_group_home_dir",
-            Some("INNODB_LOG_GROUP_HOME"),
-            &layout.redo,
-        ),
-        (
-            "innodb_undo_directory",
-            Some("INNODB_UNDO_DIR"),
-            &layout.undo,
-        ),
-        ("aria_log_dir_path", None, &layout.aria),
-    ] {
-        let from_env = var.filter(|v| env(v).is_some_and(|value| !blank(&value)));
-        let source = match (from_env, config.lookup("--mysqld", key)) {
-            (Some(var), _) => Source::Env(var.to_string()),
-            (None, Some((_, origin))) => file_source(origin),
-            (None, None) => Source::Derived("default (the datadir)".into()),
-        };
-        report.setting(key, dir.display().to_string(), source);
+    // TLS, which depends on the role, is `tls.rs`'s to show and judge.
+    let is_tls = |key: &str| key == "TLS" || TLS_KEYS.contains(&key);
+    for value in settings.values.iter().filter(|v| !is_tls(&v.key)) {
+        report.settings.push(value.clone());
     }
-    let (files, source) = match config.lookup("--mysqld", "innodb-data-file-path") {
-        Some((value, origin)) => (value, file_source(origin)),
-        None => ("ibdata1:12M:autoextend".to_string(), Source::Default),
-    };
-    report.setting("innodb_data_file_path", files, source);
-    binlog_rows(&settings, &config, report);
-    let (value, source) = knob(&config, "--mysqld|sst", "sst-max-binlogs");
-    let shown = match settings.max_binlogs {
-        n if n < 0 => format!("{n} (all)"),
-        0 => "0 (none)".to_string(),
-        n => n.to_string(),
-    };
-    numeric_warning(report, "sst-max-binlogs", value.as_deref(), &source, "1");
-    report.setting("sst-max-binlogs", shown, source);
-    let (value, source) = knob(&config, "--mysqld|sst", "backup-threads");
-    numeric_warning(
-        report,
-        "backup-threads",
-        value.as_deref(),
-        &source,
-        "the number of cores",
-    );
-    let source = match source {
-        Source::Default => Source::Derived("default (number of cores)".into()),
-        other => other,
-    };
-    report.setting("backup-threads", settings.streams.to_string(), source);
-    for (key, secs, default) in [
-        (
-            "rsrsync-initial-timeout",
-            settings.timeouts.initial.as_secs(),
-            "300",
-        ),
-        ("rsrsync-timeout", settings.timeouts.idle.as_secs(), "120"),
-        (
-            "rsrsync-flush-timeout",
-            settings.timeouts.flush.as_secs(),
-            "3600",
-        ),
-    ] {
-        let (value, source) = knob(&config, "sst", key);
-        numeric_warning(report, key, value.as_deref(), &source, default);
-        if value
-            .as_deref()
-            .and_then(|v| v.parse::<i64>().ok())
-            .is_some_and(|n| n <= 0)
-        {
-            report.warn(
-                key,
-                format!(
-                    "{key} = {} ({source}) is not positive; the SST uses {default} s",
-                    value.unwrap_or_default()
-                ),
-                format!("set {key} to a number of seconds above 0, or remove it"),
-            );
-        }
-        report.setting(key, format!("{secs} s"), source);
+    for problem in problems.iter().filter(|p| !is_tls(&p.key)) {
+        report.problem(&problem.key, problem);
     }
-    for (key, value) in [
-        (
-            "rsrsync-lock",
-            if settings.short_lock { "short" } else { "full" },
-        ),
-        (
-            "rsrsync-snapshot",
-            if settings.snapshot { "auto" } else { "off" },
-        ),
-        ("rsrsync-delta", if settings.delta { "on" } else { "off" }),
-        (
-            "rsrsync-compress",
-            match settings.compress {
-                None => "none",
-                Some(crate::transfer::codec::Codec::Lz4) => "lz4",
-                Some(crate::transfer::codec::Codec::Zstd) => "zstd",
-            },
-        ),
-    ] {
-        let (_, source) = knob(&config, "sst", key);
-        report.setting(key, value, source);
-    }
-    let (_, source) = knob(&config, "sst", "rlimit");
-    let shown = match &settings.rlimit {
-        Some(limit) => format!(
-            "{} ({} bytes/s), {}",
-            rlimit::per_second(limit.rate),
-            limit.rate,
-            rlimit::scope(settings.short_lock, settings.rlimit_lock)
-        ),
-        None => "0 (no limit)".to_string(),
-    };
-    report.setting("rlimit", shown, source);
-    let (_, source) = knob(&config, "sst", "rlimit-lock");
-    let under_lock = if settings.rlimit_lock { "on" } else { "off" };
-    report.setting("rlimit-lock", under_lock, source);
     report.setting(
         "SST address (joiner)",
         format!("{}:{}", address.host, address.port),
@@ -251,19 +71,17 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
     );
     method_row(&config, report);
     let (user, source) = match config.lookup("--mysqld", "user") {
-        Some((value, origin)) => (value, file_source(origin)),
+        Some((value, origin)) => (value, Source::file(origin)),
         None => ("mysql".to_string(), Source::Default),
     };
     report.setting("user", user.clone(), source);
-    if let Some(origin) = config.origin_of("--mysqld|sst", "wsrep-sst-auth") {
+    if config.present("--mysqld|sst", "wsrep-sst-auth") {
         // Never the value: it holds a password.
         report.setting(
             "wsrep_sst_auth",
             "set (value not shown; rsrsync does not use it)",
-            file_source(Some(origin)),
+            Source::file(config.origin_of("--mysqld|sst", "wsrep-sst-auth")),
         );
-    } else if config.present("--mysqld|sst", "wsrep-sst-auth") {
-        report.setting("wsrep_sst_auth", "set (value not shown)", Source::SomeFile);
     }
     Ok(Node {
         config,
@@ -273,62 +91,9 @@ pub(crate) fn node(args: &CheckArgs, config: Config, report: &mut Report) -> Res
     })
 }
 
-fn blank(value: &OsStr) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    value.as_bytes().trim_ascii().is_empty()
-}
-
-/// A knob's raw value and source.
-fn knob(config: &Config, groups: &str, key: &str) -> (Option<String>, Source) {
-    match config.lookup(groups, key) {
-        Some((value, origin)) => (Some(value), file_source(origin)),
-        None => (None, Source::Default),
-    }
-}
-
-/// Warns about a value `Settings` ignores for not being a whole number.
-fn numeric_warning(
-    report: &mut Report,
-    key: &str,
-    value: Option<&str>,
-    source: &Source,
-    default: &str,
-) {
-    if let Some(value) = value.filter(|v| v.parse::<i64>().is_err()) {
-        report.warn(
-            key,
-            format!("{key} = {value} ({source}) is not a whole number; the SST uses {default}"),
-            format!("set {key} to a whole number, or remove it"),
-        );
-    }
-}
-
-fn binlog_rows(settings: &Settings, config: &Config, report: &mut Report) {
-    let source = ["log-bin", "log-basename", "log-bin-index"]
-        .iter()
-        .find_map(|key| config.origin_of("--mysqld", key))
-        .map(|o| Source::File(o.clone()));
-    match &settings.binlog {
-        Some(binlog) => {
-            let source = source.unwrap_or(Source::SomeFile);
-            report.setting(
-                "log_bin",
-                format!(
-                    "{}/{}.*, index {}",
-                    binlog.dir.display(),
-                    binlog.base.to_string_lossy(),
-                    binlog.index.display()
-                ),
-                source,
-            );
-        }
-        None => report.setting("log_bin", "off", source.unwrap_or(Source::Default)),
-    }
-}
-
 fn method_row(config: &Config, report: &mut Report) {
     let (method, source) = match config.lookup("--mysqld", "wsrep-sst-method") {
-        Some((value, origin)) => (value, file_source(origin)),
+        Some((value, origin)) => (value, Source::file(origin)),
         None => ("rsync".to_string(), Source::Default),
     };
     if method != "rsrsync" {
@@ -362,7 +127,7 @@ fn sst_address(args: &CheckArgs, config: &Config) -> Result<(SstAddress, Source)
     }
     if let Some((text, origin)) = config.lookup("--mysqld", "wsrep-sst-receive-address") {
         if !text.eq_ignore_ascii_case("AUTO") {
-            let source = file_source(origin);
+            let source = Source::file(origin);
             return Ok((
                 parse(&text, &format!("wsrep_sst_receive_address ({source})"))?,
                 source,
@@ -380,7 +145,7 @@ fn sst_address(args: &CheckArgs, config: &Config) -> Result<(SstAddress, Source)
         (address, Source::Derived(how))
     };
     if let Some((text, origin)) = config.lookup("--mysqld", "wsrep-node-address") {
-        let source = file_source(origin);
+        let source = Source::file(origin);
         let host = parse(&text, &format!("wsrep_node_address ({source})"))?.host;
         return Ok(with_default_port(
             host,
@@ -389,7 +154,7 @@ fn sst_address(args: &CheckArgs, config: &Config) -> Result<(SstAddress, Source)
     }
     if let Some((text, origin)) = config.lookup("--mysqld", "bind-address") {
         if !matches!(text.as_str(), "0.0.0.0" | "::" | "*") {
-            let source = file_source(origin);
+            let source = Source::file(origin);
             let host = parse(&text, &format!("bind-address ({source})"))?.host;
             return Ok(with_default_port(
                 host,
@@ -429,7 +194,7 @@ fn guessed_ip() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::report::Setting;
+    use crate::config::Value as Setting;
 
     fn args() -> CheckArgs {
         CheckArgs {
@@ -592,7 +357,10 @@ mod tests {
         let (node, report) = resolved(cnf, &args());
         let failed = failures(&report);
         assert_eq!(failed.len(), 1, "{failed:?}");
-        assert!(failed[0].starts_with("rsrsync-lock = sometimes (<test my.cnf>:4 [sst])"));
+        assert!(
+            failed[0].starts_with("[sst] rsrsync-lock=sometimes (<test my.cnf>:4 [sst])"),
+            "{failed:?}"
+        );
         assert!(node.settings.short_lock, "the default stands in");
         assert!(!node.settings.delta, "OFF is off, in any case");
         assert_eq!(row(&report, "rsrsync-delta").value, "off");

@@ -15,9 +15,9 @@ use anyhow::{Context, Result};
 
 use super::files::class_dirs;
 use super::report::{ClassBytes, Report, class_name};
+use crate::config::Settings;
 use crate::fsutil::human_bytes;
 use crate::protocol::Class;
-use crate::settings::Settings;
 use crate::transfer::snapshot;
 
 /// One filesystem of the joiner.

@@ -9,11 +9,10 @@ use std::path::Path;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::report::{Report, Source};
-use super::resolve::{Node, file_source};
+use super::report::Report;
+use super::resolve::Node;
 use crate::cli::Role;
-use crate::config::Config;
-use crate::settings::tls::{pick_files, resolve_tls};
+use crate::config::tls::{ResolvedTls, resolve};
 use crate::tls::{SslMode, Tls, TlsSettings};
 
 /// A certificate this close to its end is a warning.
@@ -21,15 +20,15 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// Checks both roles' TLS and adds their rows and findings.
 pub(crate) fn check(node: &Node, report: &mut Report) {
-    let joiner = resolve_tls(&node.config, Role::Joiner);
-    let donor = resolve_tls(&node.config, Role::Donor);
+    let joiner = resolve(&node.config, Role::Joiner);
+    let donor = resolve(&node.config, Role::Donor);
     match (&joiner, &donor) {
-        (Ok(j), Ok(d)) if j == d => {
-            rows(&node.config, Role::Joiner, j, "", report);
+        (Ok(j), Ok(d)) if j.settings == d.settings => {
+            rows(j, "", "TLS", report);
             // Same files for both roles: judge them once; the donor's
             // context only adds its own requirements.
-            if check_role(node, Role::Joiner, j, "TLS", report) {
-                if let Err(err) = Tls::donor(d, &node.address, "") {
+            if check_role(node, Role::Joiner, &j.settings, "TLS", report) {
+                if let Err(err) = Tls::donor(&d.settings, &node.address, "") {
                     let message = format!("{err:#}");
                     report.fail(
                         "TLS",
@@ -46,100 +45,28 @@ pub(crate) fn check(node: &Node, report: &mut Report) {
             ] {
                 match resolved {
                     Ok(tls) => {
-                        rows(&node.config, role, tls, suffix, report);
-                        check_role(node, role, tls, topic, report);
+                        rows(tls, suffix, topic, report);
+                        check_role(node, role, &tls.settings, topic, report);
                     }
-                    Err(err) => unresolved(&node.config, &format!("{err:#}"), topic, report),
+                    Err(problem) => report.problem(topic, problem),
                 }
             }
         }
     }
 }
 
-/// `ssl-mode` or the CA requirement could not be resolved.
-fn unresolved(config: &Config, message: &str, topic: &str, report: &mut Report) {
-    let at = config
-        .origin_of("--mysqld|sst", "ssl-mode")
-        .map(|o| format!(" at {o}"))
-        .unwrap_or_default();
-    let fix = if message.contains("Unrecognized ssl-mode") {
-        format!("set ssl-mode{at} to DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY")
-    } else {
-        format!(
-            "set ssl-ca (or tca in [sst]) to the CA certificate that issued both nodes' \
-             certificates, or lower ssl-mode{at} to REQUIRED"
-        )
-    };
-    report.fail(
-        topic,
-        format!("{message}; an SST would stop with exit 22"),
-        fix,
-    );
-}
-
-/// The settings rows of one role (`suffix` tells the roles apart when
-/// they differ).
-fn rows(config: &Config, role: Role, tls: &TlsSettings, suffix: &str, report: &mut Report) {
-    let mode_source = match config.lookup("--mysqld|sst", "ssl-mode") {
-        Some((_, origin)) => file_source(origin),
-        None => Source::Derived(
-            match tls.mode {
-                SslMode::VerifyCa => "derived: a CA is set",
-                SslMode::Required => "derived: a certificate and key are set",
-                _ => "default: no TLS settings",
-            }
-            .into(),
-        ),
-    };
-    report.setting(&format!("ssl-mode{suffix}"), tls.mode.name(), mode_source);
-    let sources = file_sources(config, role);
-    let ca_moved = tls.capath.is_some() && sources.capath.is_none();
-    let slots = [
-        ("ssl-ca", &tls.ca, sources.ca.clone()),
-        (
-            "ssl-capath",
-            &tls.capath,
-            if ca_moved {
-                sources
-                    .ca
-                    .map(|s| Source::Derived(format!("{s} (a directory: a CA path)")))
-            } else {
-                sources.capath
-            },
-        ),
-        ("ssl-cert", &tls.cert, sources.cert),
-        ("ssl-key", &tls.key, sources.key),
-    ];
-    for (key, value, source) in slots {
-        if let Some(path) = value {
-            let source = source.unwrap_or(Source::SomeFile);
-            report.setting(
-                &format!("{key}{suffix}"),
-                path.display().to_string(),
-                source,
-            );
-        }
+/// The settings rows and notes of one role (`suffix` tells the roles
+/// apart when they differ).
+fn rows(tls: &ResolvedTls, suffix: &str, topic: &str, report: &mut Report) {
+    for value in &tls.values {
+        report.setting(
+            &format!("{}{suffix}", value.key),
+            value.value.clone(),
+            value.source.clone(),
+        );
     }
-}
-
-/// Where each of the four files came from, following `TlsSettings::resolve`.
-#[derive(Debug, Default)]
-struct FileSources {
-    ca: Option<Source>,
-    capath: Option<Source>,
-    cert: Option<Source>,
-    key: Option<Source>,
-}
-
-fn file_sources(config: &Config, role: Role) -> FileSources {
-    let ([ca, capath, cert, key], _) = pick_files(role, |groups, key| {
-        config.lookup(groups, key).map(|(_, o)| file_source(o))
-    });
-    FileSources {
-        ca,
-        capath,
-        cert,
-        key,
+    for note in &tls.notes {
+        report.problem(topic, note);
     }
 }
 
@@ -378,26 +305,6 @@ mod tests {
         assert!(advice("cannot read the CA file /ca: x").contains("ssl-ca"));
         assert!(advice("no certificate in /c").contains("ssl-cert"));
         assert!(advice("ssl-mode=REQUIRED needs a certificate").contains("missing"));
-    }
-
-    #[test]
-    fn sources_follow_the_rsync_rules() {
-        let config = Config::from_cnf_bytes(
-            b"[mysqld]\nssl-ca=/new/ca\nssl-cert=/new/c\nssl-key=/new/k\nssl-server-cert=/srv/c\n\
-              [sst]\ntca=/old/ca\ntkey=/old/k\n",
-            None,
-        )
-        .expect("cnf");
-        let line = |s: Option<Source>| match s {
-            Some(Source::File(o)) => o.line,
-            other => panic!("{other:?}"),
-        };
-        let joiner = file_sources(&config, Role::Joiner);
-        assert_eq!(line(joiner.ca), 7, "legacy tca wins");
-        assert_eq!(line(joiner.cert), 5, "role override");
-        assert_eq!(line(joiner.key), 8);
-        let donor = file_sources(&config, Role::Donor);
-        assert!(donor.cert.is_none(), "legacy set without tcert: no cert");
     }
 
     #[test]

@@ -17,6 +17,11 @@
 //! wins within a group set (a suffixed group does not beat its base group;
 //! the later line does), and an empty value counts as unset.
 //!
+//! On top of the reader sits the one resolver ([`Settings`], over `dirs`,
+//! `knobs`, `rlimit` and `tls`): every value a role needs, each with its
+//! [`Source`], and the [`Problem`]s found; `check` and `--dry-run` render
+//! what it returns and derive nothing themselves.
+//!
 //! Where we knowingly differ:
 //! - A value holding a newline (a `\n` escape) is kept whole; the scripts
 //!   split `my_print_defaults` output into lines and keep its first line.
@@ -34,12 +39,21 @@ use std::path::PathBuf;
 
 #[cfg(test)]
 mod differential_tests;
+mod dirs;
+mod knobs;
 mod mycnf;
 mod native;
 mod origin;
 mod print_defaults;
+pub(crate) mod rlimit;
+mod settings;
+pub(crate) mod source;
+pub(crate) mod tls;
 
+pub(crate) use dirs::Binlog;
 pub(crate) use origin::{Origin, OriginStatus};
+pub(crate) use settings::Settings;
+pub(crate) use source::{Problem, Severity, Source, Value};
 
 /// The server series whose version-named groups (`[mysqld-10.11]`,
 /// `[mariadb-10.11]`, `[mariadbd-10.11]`) the native reader reads when it
@@ -137,27 +151,17 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Reads the configuration with `my_print_defaults` if it can be found
-    /// (on `PATH`, else next to this executable), else natively.
+    /// (on `PATH`, else next to this executable), else natively; with the
+    /// origin of each line when it can be known (see
+    /// [`Config::load_traced`]), so that a message about a value names its
+    /// line.
     pub(crate) fn load(opts: &DefaultsOptions) -> anyhow::Result<Config> {
-        let reader = match print_defaults::locate() {
-            Some(program) => {
-                log::debug!("reading option files with {}", program.display());
-                Reader::PrintDefaults(program)
-            }
-            None => {
-                log::info!(
-                    "my_print_defaults not found; reading option files natively, \
-                     as MariaDB {NATIVE_SERVER_VERSION} would"
-                );
-                Reader::native()
-            }
-        };
-        Config::load_with(opts, &reader)
-    }
-
-    /// Reads the configuration with the given reader.
-    pub(crate) fn load_with(opts: &DefaultsOptions, reader: &Reader) -> anyhow::Result<Config> {
-        Config::load_env(opts, reader, &Env::from_process())
+        let (config, trace) = Config::load_traced(opts)?;
+        match trace.origins {
+            OriginStatus::Native => log::info!("option files read with the {}", trace.reader),
+            _ => log::debug!("option files read with {}", trace.reader),
+        }
+        Ok(config)
     }
 
     fn load_env(opts: &DefaultsOptions, reader: &Reader, env: &Env) -> anyhow::Result<Config> {
@@ -517,7 +521,8 @@ mod tests {
         let native = Reader::Native {
             server_version: "10.11".into(),
         };
-        let config = Config::load_with(&opts, &native).expect("loads natively");
+        let config =
+            Config::load_env(&opts, &native, &Env::from_process()).expect("loads natively");
         assert_eq!(config.get("--mysqld", "log-bin").as_deref(), Some("binlog"));
     }
 

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{Config, DefaultsOptions, Env, NATIVE_SERVER_VERSION, Reader, Set, names_key};
+use super::{Config, DefaultsOptions, Env, NATIVE_SERVER_VERSION, Reader, Set};
 
 /// The place an option line came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,19 +89,6 @@ impl Config {
         Ok((twin.mysqld == self.mysqld && twin.sst == self.sst).then_some(twin))
     }
 
-    /// [`Config::origin_of`], for a configuration read without origins
-    /// too (as an SST reads it, with `my_print_defaults`): then the files
-    /// of `opts` are read again natively to find the line, as
-    /// [`Config::load_traced`] does. For messages about one value; `None`
-    /// when the line cannot be known.
-    pub(crate) fn locate(&self, opts: &DefaultsOptions, groups: &str, key: &str) -> Option<Origin> {
-        if self.has_origins() {
-            return self.origin_of(groups, key).cloned();
-        }
-        let twin = self.native_twin(opts, &Env::from_process()).ok()??;
-        twin.origin_of(groups, key).cloned()
-    }
-
     /// [`Config::get`], with the place of the line that gave the value
     /// (`None` when origins are unknown).
     pub(crate) fn lookup(&self, groups: &str, key: &str) -> Option<(String, Option<&Origin>)> {
@@ -117,6 +104,7 @@ impl Config {
     }
 
     /// Whether every line's origin is known.
+    #[cfg(test)]
     pub(crate) fn has_origins(&self) -> bool {
         self.mysqld_origins.len() == self.mysqld.len() && self.sst_origins.len() == self.sst.len()
     }
@@ -125,32 +113,6 @@ impl Config {
         match set {
             Set::Mysqld => self.mysqld_origins.get(index),
             Set::Sst => self.sst_origins.get(index),
-        }
-    }
-
-    /// A copy without the lines naming any of `keys` (dash form), so that
-    /// `check` can go on past one broken setting and report the rest.
-    pub(crate) fn without(&self, keys: &[&str]) -> Config {
-        let keep = |lines: &[String], origins: &[Origin]| -> (Vec<String>, Vec<Origin>) {
-            let mut kept = (Vec::new(), Vec::new());
-            for (index, line) in lines.iter().enumerate() {
-                if keys.iter().any(|key| names_key(line, key).is_some()) {
-                    continue;
-                }
-                kept.0.push(line.clone());
-                if let Some(origin) = origins.get(index) {
-                    kept.1.push(origin.clone());
-                }
-            }
-            kept
-        };
-        let (mysqld, mysqld_origins) = keep(&self.mysqld, &self.mysqld_origins);
-        let (sst, sst_origins) = keep(&self.sst, &self.sst_origins);
-        Config {
-            mysqld,
-            sst,
-            mysqld_origins,
-            sst_origins,
         }
     }
 }
@@ -236,26 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn without_drops_the_named_keys_and_their_origins() {
-        let config = cnf(
-            "[mysqld]\nssl_mode=BOGUS\ndatadir=/d\n[sst]\nloose-ssl-mode=X\ntca=/ca\n",
-            None,
-        );
-        let cleaned = config.without(&["ssl-mode"]);
-        assert_eq!(cleaned.get("--mysqld|sst", "ssl-mode"), None);
-        assert!(cleaned.has_origins());
-        assert_eq!(
-            place(&cleaned, "--mysqld", "datadir").as_deref(),
-            Some("<test my.cnf>:3 [mysqld]")
-        );
-        assert_eq!(
-            place(&cleaned, "sst", "tca").as_deref(),
-            Some("<test my.cnf>:6 [sst]")
-        );
-    }
-
-    #[test]
-    fn locate_finds_the_line_as_an_sst_reads_the_files() {
+    fn load_finds_the_line_as_an_sst_reads_the_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("my.cnf");
         std::fs::write(&path, "[mysqld]\nlog_bin\n[sst]\n\nrlimit = fast\n").expect("write");
@@ -263,12 +206,12 @@ mod tests {
             file: Some(path.clone()),
             ..DefaultsOptions::default()
         };
-        // With my_print_defaults (as on a server) the lines come without
-        // origins; natively with them: either way the line is found.
+        // With my_print_defaults (as on a server) the native reader finds
+        // the lines; natively they come with them: either way it is known.
         let config = Config::load(&opts).expect("loads");
-        let origin = config.locate(&opts, "sst", "rlimit").expect("located");
+        let origin = config.origin_of("sst", "rlimit").expect("located");
         assert_eq!((origin.file.as_path(), origin.line), (path.as_path(), 5));
-        assert_eq!(config.locate(&opts, "sst", "rlimit-lock"), None);
+        assert_eq!(config.origin_of("sst", "rlimit-lock"), None);
     }
 
     #[test]

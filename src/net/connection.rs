@@ -20,7 +20,7 @@ const READ_BUFFER: usize = 64 << 10;
 /// peer's inactivity timeout only fires when we are really gone. The
 /// loops that call [`Connection::keepalive`] wake this often, so a silent
 /// side pings within twice this: well inside the shortest inactivity
-/// timeout either side may have (`MIN_IDLE` in settings; each side reads
+/// timeout either side may have (`MIN_IDLE` in config; each side reads
 /// its own configuration).
 pub(crate) const KEEPALIVE: Duration = Duration::from_secs(1);
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::remove_quietly;
+use crate::config::Binlog;
 use crate::fsutil::RelPath;
-use crate::settings::Binlog;
 use crate::transfer::{BINLOG_STAGING, Layout};
 
 /// SST only, and only when this node logs binlogs: drop the old binlogs

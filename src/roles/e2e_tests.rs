@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use super::test_support::{STATE, noise, settings, tree, write};
 use super::{Report, donor, joiner};
-use crate::settings::Settings;
+use crate::config::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 

@@ -15,6 +15,7 @@ use super::oracle;
 use super::pidfile::PidFile;
 use super::reporter::Reporter;
 use super::{Report, is_state_line, remove_quietly, with_keepalive};
+use crate::config::Settings;
 use crate::exit::Exit;
 use crate::fsutil::DataDir;
 use crate::net::address::listen_addresses;
@@ -24,7 +25,6 @@ use crate::protocol::auth::{Key, new_secret};
 use crate::protocol::{
     Channel, Class, Frame, MAX_BLOCK, MIN_BLOCK, MODULE, Mode, NO_USER, VERSION,
 };
-use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 use crate::tls::Tls;

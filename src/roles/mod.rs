@@ -13,11 +13,11 @@ use std::sync::mpsc;
 use anyhow::Result;
 
 use crate::cli::Role;
+use crate::config::Settings;
 use crate::exit::{Exit, fail};
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::parent::{self, Process};
 use crate::progress::Progress;
-use crate::settings::Settings;
 use crate::signals::Stop;
 use crate::sst_io::Mariadbd;
 

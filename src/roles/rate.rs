@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::config::{Settings, rlimit};
 use crate::net::{Measured, RateLimit};
-use crate::settings::{Settings, rlimit};
 
 /// The limit of one donor run; without `rlimit`, nothing.
 pub(super) struct DonorLimit<'a> {

@@ -6,8 +6,8 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use crate::config::Config;
+use crate::config::Settings;
 use crate::protocol::digest::{HASH_CHUNK, block_hash_at};
-use crate::settings::Settings;
 
 pub(super) const STATE: &str = "6d1f4a2c-1111-2222-3333-444455556666:42 0";
 

@@ -1,5 +1,5 @@
 //! TLS for the SST's connections: the contexts (rustls, `Tls`) built from
-//! the settings `settings::tls` resolved, the certificate material and the
+//! the settings `config::tls` resolved, the certificate material and the
 //! peer verifiers. Nothing here reads the configuration.
 
 use std::path::PathBuf;

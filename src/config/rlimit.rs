@@ -2,10 +2,9 @@
 //! mariabackup method, which hands it to `pv -L`) and `rlimit-lock`
 //! (whether the cap holds under FLUSH TABLES WITH READ LOCK too).
 
-use anyhow::Result;
-
-use crate::config::{Config, DefaultsOptions};
-use crate::exit::{Exit, fail};
+use super::Config;
+use super::source::{Problem, Severity, Source, Value};
+use crate::exit::Exit;
 
 /// The cap a donor keeps to, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,53 +13,68 @@ pub(crate) struct Rlimit {
     pub(crate) rate: u64,
     /// The value as written (`10m`).
     pub(crate) value: String,
-    /// The line it was written on (`/etc/mysql/my.cnf:12 [sst]`), when
-    /// known.
-    pub(crate) origin: Option<String>,
+    /// Where it was written (`/etc/mysql/my.cnf:12 [sst]`).
+    pub(crate) source: Source,
 }
 
 impl Rlimit {
     /// Reads `rlimit` from `[sst]`: `None` when absent or 0; a value that
-    /// is not a rate (empty included) is exit 22, naming its line.
-    pub(crate) fn resolve(config: &Config, opts: &DefaultsOptions) -> Result<Option<Rlimit>> {
+    /// is not a rate (empty included) is a problem that stops the SST,
+    /// naming its line.
+    pub(crate) fn resolve(config: &Config) -> Result<Option<Rlimit>, Problem> {
         let value = match config.get("sst", "rlimit") {
             Some(value) => value,
             None if config.present("sst", "rlimit") => String::new(),
             None => return Ok(None),
         };
-        let origin = config
-            .locate(opts, "sst", "rlimit")
-            .map(|origin| origin.to_string());
+        let source = Source::of(config, "sst", "rlimit");
         let Some(rate) = parse(&value) else {
-            let place = origin.as_deref().unwrap_or("line unknown");
-            return Err(fail(
-                Exit::Invalid,
+            return Err(Problem::new(
+                "rlimit",
+                Severity::Stop(Exit::Invalid),
                 format!(
-                    "[sst] rlimit={value} ({place}) is not a rate: give bytes per second as a \
+                    "[sst] rlimit={value} ({source}) is not a rate: give bytes per second as a \
                      whole number with an optional k, m, g or t suffix (powers of 1024), such \
-                     as rlimit=10m, or 0 for no limit; fix it in my.cnf"
+                     as rlimit=10m, or 0 for no limit"
                 ),
+                "fix it in my.cnf",
             ));
         };
         Ok((rate > 0).then_some(Rlimit {
             rate,
             value,
-            origin,
+            source,
         }))
     }
 
     /// The log line saying which limit applies where.
     pub(crate) fn describe(&self, short_lock: bool, under_lock: bool) -> String {
-        let from = self.origin.as_deref().map_or_else(
-            || "from the option files".to_string(),
-            |o| format!("from {o}"),
-        );
         format!(
-            "rate limit {} (rlimit={} {from}), {}",
+            "rate limit {} (rlimit={} from {}), {}",
             per_second(self.rate),
             self.value,
+            self.source,
             scope(short_lock, under_lock)
         )
+    }
+
+    /// The `rlimit` row of the settings: `limit` as resolved.
+    pub(crate) fn row(
+        config: &Config,
+        limit: Option<&Rlimit>,
+        short_lock: bool,
+        under_lock: bool,
+    ) -> Value {
+        let shown = match limit {
+            Some(limit) => format!(
+                "{} ({} bytes/s), {}",
+                per_second(limit.rate),
+                limit.rate,
+                scope(short_lock, under_lock)
+            ),
+            None => "0 (no limit)".to_string(),
+        };
+        Value::new("rlimit", shown, Source::of(config, "sst", "rlimit"))
     }
 }
 
@@ -119,9 +133,9 @@ pub(crate) fn per_second(rate: u64) -> String {
 mod tests {
     use super::*;
 
-    fn resolved(cnf: &str) -> Result<Option<Rlimit>> {
+    fn resolved(cnf: &str) -> Result<Option<Rlimit>, Problem> {
         let config = Config::from_cnf_bytes(cnf.as_bytes(), None).expect("cnf");
-        Rlimit::resolve(&config, &DefaultsOptions::default())
+        Rlimit::resolve(&config)
     }
 
     #[test]
@@ -188,7 +202,7 @@ mod tests {
             .expect("a limit");
         assert_eq!(limit.rate, 10 << 20);
         assert_eq!(limit.value, "10M");
-        assert_eq!(limit.origin.as_deref(), Some("<test my.cnf>:4 [sst]"));
+        assert_eq!(limit.source.to_string(), "<test my.cnf>:4 [sst]");
         assert_eq!(
             limit.describe(true, false),
             "rate limit 10 MiB/s (rlimit=10M from <test my.cnf>:4 [sst]), not under the lock"
@@ -215,9 +229,9 @@ mod tests {
                 2,
             ),
         ] {
-            let err = resolved(cnf).expect_err(cnf);
-            assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid), "{cnf}");
-            let text = err.to_string();
+            let problem = resolved(cnf).expect_err(cnf);
+            assert_eq!(problem.severity, Severity::Stop(Exit::Invalid), "{cnf}");
+            let text = problem.message;
             assert!(
                 text.starts_with(&format!(
                     "[sst] rlimit={value} (<test my.cnf>:{line} [sst]) is not a rate"

@@ -3,47 +3,37 @@
 //! roles need, with the precedence of the stock scripts: explicit option >
 //! environment > mariadbd's own argv (`--mysqld-args`) > my.cnf > default.
 //! Each side resolves its own directories (spec §5.3, MDEV-36677).
+//!
+//! It is the only resolver: besides the values, it returns each of them as
+//! an operator reads it, with its source ([`Settings::values`]), and what
+//! was wrong ([`Problem`]s). The SST stops on a problem that stops it;
+//! `check` and `--dry-run` render the same values and problems.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{Args, Role, Tail, parse_tail};
-use crate::config::{Config, DefaultsOptions};
+use super::dirs::{self, Binlog};
+use super::knobs::{Knobs, MIN_IDLE};
+use super::rlimit::Rlimit;
+use super::source::{self, Problem, Severity, Source, Value};
+use super::tls as tls_settings;
+use super::{Config, DefaultsOptions};
+use crate::cli::{Args, Role, parse_tail};
 use crate::exit::{Exit, fail};
 use crate::net::address::SstAddress;
 use crate::protocol::NO_USER;
 use crate::server_input::RemoteAuth;
-use crate::tls::TlsSettings;
+use crate::tls::{SslMode, TlsSettings};
 use crate::transfer::Layout;
 use crate::transfer::codec::Codec;
 use crate::transfer::external::ExternalRules;
 
-pub(crate) mod rlimit;
-pub(crate) mod tls;
-
-pub(crate) use rlimit::Rlimit;
-
 /// Looks up an environment variable (the process environment, or a map in
 /// tests).
-pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
-
-/// The binary log setup of this node (spec §5.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Binlog {
-    /// Directory of the binlog files (absolute).
-    pub(crate) dir: PathBuf,
-    /// Base name of the files (`mysql-bin` of `mysql-bin.000001`).
-    pub(crate) base: OsString,
-    /// The index file (absolute).
-    pub(crate) index: PathBuf,
-    /// What precedes `/<file>` in index lines: `dirname` of the configured
-    /// name, as the server wrote it (`.` for a bare name).
-    pub(crate) index_prefix: OsString,
-}
+pub(crate) type Getenv<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// Timeouts we own, since mariadbd has none (spec §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,20 +98,10 @@ pub(crate) struct Settings {
     /// by default the lock is never stretched by it.
     pub(crate) rlimit_lock: bool,
     pub(crate) tls: TlsSettings,
+    /// Every setting of the configuration as resolved, with its source,
+    /// in the order `check` shows them (the TLS rows last).
+    pub(crate) values: Vec<Value>,
 }
-
-/// rsrsync's switches in `[sst]` and their values (the first is the
-/// default); `check` reports them from this list too.
-pub(crate) const SWITCHES: [(&str, &[&str]); 5] = [
-    ("rsrsync-lock", &["short", "full"]),
-    ("rsrsync-snapshot", &["auto", "off"]),
-    ("rsrsync-delta", &["on", "off"]),
-    ("rsrsync-compress", &["none", "lz4", "zstd"]),
-    ("rlimit-lock", &["off", "on"]),
-];
-
-/// Upper bound on data streams, whatever the configuration says.
-const MAX_STREAMS: usize = 64;
 
 impl Settings {
     /// The defaults options to read my.cnf with.
@@ -136,14 +116,32 @@ impl Settings {
         }
     }
 
-    /// Resolves the settings of this run.
+    /// Resolves the settings of this run, as an SST runs with them: each
+    /// problem of the configuration is logged, and one that stops the SST
+    /// is its error.
     pub(crate) fn resolve(
         args: &Args,
         program: &OsStr,
-        env: Env<'_>,
+        env: Getenv<'_>,
         stdin: &RemoteAuth,
         config: &Config,
     ) -> Result<Settings> {
+        let (settings, problems) = Settings::resolve_all(args, program, env, stdin, config)?;
+        source::enforce(&problems)?;
+        Ok(settings)
+    }
+
+    /// [`Settings::resolve`] without stopping at a problem of the
+    /// configuration: where a value cannot be used its default stands in,
+    /// and the problems are returned, as `check` reports them. An error
+    /// only for what mariadbd passes (no `--datadir`, a bad `--address`).
+    pub(crate) fn resolve_all(
+        args: &Args,
+        program: &OsStr,
+        env: Getenv<'_>,
+        stdin: &RemoteAuth,
+        config: &Config,
+    ) -> Result<(Settings, Vec<Problem>)> {
         let role = args.role.unwrap_or(Role::Donor);
         let datadir = args.datadir.as_ref().map(PathBuf::from).ok_or_else(|| {
             fail(
@@ -151,166 +149,213 @@ impl Settings {
                 "The '--datadir' parameter must be passed to the SST script",
             )
         })?;
-        let address_text = args
-            .address
-            .as_deref()
-            .ok_or_else(|| fail(Exit::Invalid, "the '--address' parameter is missing"))?;
-        let address =
-            SstAddress::parse(address_text).map_err(|e| fail(Exit::Invalid, format!("{e:#}")))?;
-        if let Some(port) = &args.port {
-            if args.address.as_deref().is_some_and(|a| a.contains(':'))
-                && port != &address.port.to_string()
-            {
-                return Err(fail(
-                    Exit::NotFound,
-                    format!(
-                        "port mismatch: --port {port} but port {} in --address",
-                        address.port
-                    ),
-                ));
-            }
-        }
+        let address = resolve_address(args)?;
         let tail = parse_tail(&args.mysqld_args);
-        let dir = |explicit: &Option<OsString>,
-                   var: Option<&str>,
-                   tail_value: &Option<OsString>,
-                   key: &str| {
-            let value = explicit
-                .clone()
-                .or_else(|| var.and_then(env).filter(|v| !trim(v).is_empty()))
-                .or_else(|| tail_value.clone())
-                .or_else(|| config.get("--mysqld", key).map(OsString::from));
-            special_dir(&datadir, value.as_deref())
-        };
-        let sys = dir(
-            &args.innodb_data_home_dir,
-            Some("INNODB_DATA_HOME_DIR"),
-            &tail.innodb_data_home_dir,
-            "innodb-data-home-dir",
-        );
-        let redo = dir(
-            &args.innodb_log_group_home_dir,
-            Some("INNODB_LOG_GROUP_HOME"),
-            &tail.innodb_log_group_home_dir,
-            "innodb-log-group-home-dir",
-        );
-        let undo = dir(
-            &args.innodb_undo_directory,
-            Some("INNODB_UNDO_DIR"),
-            &tail.innodb_undo_directory,
-            "innodb-undo-directory",
-        );
-        let aria = dir(
-            &args.aria_log_dir_path,
-            None,
-            &tail.aria_log_dir_path,
-            "aria-log-dir-path",
-        );
-        let data_file_path = tail
-            .innodb_data_file_path
-            .as_ref()
-            .map(|v| v.to_string_lossy().into_owned())
-            .or_else(|| config.get("--mysqld", "innodb-data-file-path"))
-            .unwrap_or_else(|| "ibdata1:12M:autoextend".to_string());
-        let binlog = resolve_binlog(args, &tail, config, &datadir);
-        let inner: Vec<PathBuf> = binlog
-            .iter()
-            .flat_map(|b| [b.dir.clone(), parent_dir(&b.index)])
-            .collect();
+        let mut values = Vec::new();
+        let mut problems = Vec::new();
+        let class_dirs = dirs::class_dirs(args, &tail, env, config, &datadir, &mut values);
+        let data_files = dirs::data_files(&tail, config, &mut values, &mut problems);
+        let binlog = dirs::binlog(args, &tail, config, &datadir, &mut values);
         let mut layout = Layout::new(
             datadir.clone(),
-            sys,
-            redo,
-            undo,
-            aria,
-            data_file_names(&data_file_path),
-            &inner,
+            class_dirs.sys,
+            class_dirs.redo,
+            class_dirs.undo,
+            class_dirs.aria,
+            data_files,
+            &dirs::binlog_dirs(binlog.as_ref()),
         );
-        layout.external = ExternalRules::parse(
-            config.get("sst", "rsrsync-data-dirs").as_deref(),
-            config.get("sst", "rsrsync-data-dir-map").as_deref(),
-        )
-        .map_err(|e| fail(Exit::Invalid, format!("[sst] {e:#}; fix it in my.cnf")))?;
-        // 10.x: the environment; 11.x: stdin; lenient: the address itself.
-        let remote_auth = env("WSREP_SST_OPT_REMOTE_AUTH")
-            .map(|v| v.to_string_lossy().into_owned())
-            .filter(|v| !v.is_empty())
-            .or_else(|| address.auth.clone())
-            .and_then(|auth| {
-                auth.split_once(':')
-                    .map(|(user, secret)| (user.to_string(), secret.to_string()))
-            })
-            .or_else(|| {
-                let secret = stdin.secret.clone().filter(|s| !s.is_empty())?;
-                Some((stdin.user.clone().unwrap_or_default(), secret))
-            })
-            .map(|(user, secret)| {
-                let user = if user == NO_USER { String::new() } else { user };
-                (user, secret)
-            });
-        let gtid_state = args
-            .gtid
-            .as_ref()
-            .map(|gtid| format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0")));
-        let tls = tls::resolve_tls(config, role)?;
-        let opts = Settings::defaults_options(args);
-        let [lock, snapshot, delta, compress, rlimit_lock] =
-            SWITCHES.map(|(key, choices)| switch(config, &opts, key, choices));
-        let short_lock = lock? == "short";
+        layout.external = external_rules(config, &mut values, &mut problems);
+        let mut knobs = Knobs {
+            config,
+            values: &mut values,
+            problems: &mut problems,
+        };
+        let max_binlogs = knobs.max_binlogs();
+        let streams = knobs.streams();
+        let timeouts = Timeouts {
+            initial: knobs.seconds("rsrsync-initial-timeout", 300, Duration::ZERO),
+            idle: knobs.seconds("rsrsync-timeout", 120, MIN_IDLE),
+            flush: knobs.seconds("rsrsync-flush-timeout", 3600, Duration::ZERO),
+        };
+        let [lock, snapshot, delta, compress, rlimit_lock] = knobs.switches();
+        let short_lock = lock == "short";
         // rsrsync-lock=full reads every file under the lock: no snapshot.
-        let snapshot = snapshot? == "auto" && short_lock;
-        let delta = delta? == "on";
-        let compress = Codec::from_name(compress?);
-        let rlimit_lock = rlimit_lock? == "on";
-        let rlimit = Rlimit::resolve(config, &opts)?;
-        // mtr's hook that hides stunnel from the rsync method: for us, TLS
-        // "is not available"; asked-for encryption must then stop the SST.
-        if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
+        let snapshot = snapshot == "auto" && short_lock;
+        let delta = delta == "on";
+        let compress_name = compress;
+        let compress = Codec::from_name(compress_name);
+        let rlimit_lock = rlimit_lock == "on";
+        knobs.switch_row("rsrsync-lock", lock);
+        knobs.switch_row("rsrsync-snapshot", if snapshot { "auto" } else { "off" });
+        knobs.switch_row("rsrsync-delta", if delta { "on" } else { "off" });
+        knobs.switch_row("rsrsync-compress", compress_name);
+        let rlimit = Rlimit::resolve(config).unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
+        values.push(Rlimit::row(
+            config,
+            rlimit.as_ref(),
+            short_lock,
+            rlimit_lock,
+        ));
+        values.push(Value::new(
+            "rlimit-lock",
+            if rlimit_lock { "on" } else { "off" },
+            Source::of(config, "sst", "rlimit-lock"),
+        ));
+        let tls = resolve_tls(config, role, env, &mut values, &mut problems);
+        Ok((
+            Settings {
+                tls,
+                delta,
+                short_lock,
+                live_settled: Duration::from_secs(1),
+                compress,
+                snapshot,
+                test_hold: env("RSRSYNC_TEST_HOLD")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+                rlimit,
+                rlimit_lock,
+                role,
+                method: method_name(program),
+                remote_auth: remote_auth(env, &address, stdin),
+                address,
+                layout,
+                binlog,
+                parent: args.parent.filter(|p| *p > 0),
+                progress: args.progress,
+                bypass: args.bypass,
+                gtid_state: args.gtid.as_ref().map(|gtid| {
+                    format!("{gtid} {}", args.gtid_domain_id.as_deref().unwrap_or("0"))
+                }),
+                max_binlogs,
+                streams,
+                timeouts,
+                joiner_delay: env("MTR_SST_JOINER_DELAY")
+                    .and_then(|v| v.to_str().and_then(|s| s.trim().parse().ok()))
+                    .map(Duration::from_secs)
+                    .unwrap_or_default(),
+                values,
+            },
+            problems,
+        ))
+    }
+}
+
+/// `--address`, checked against `--port`.
+fn resolve_address(args: &Args) -> Result<SstAddress> {
+    let text = args
+        .address
+        .as_deref()
+        .ok_or_else(|| fail(Exit::Invalid, "the '--address' parameter is missing"))?;
+    let address = SstAddress::parse(text).map_err(|e| fail(Exit::Invalid, format!("{e:#}")))?;
+    if let Some(port) = &args.port {
+        if text.contains(':') && port != &address.port.to_string() {
             return Err(fail(
                 Exit::NotFound,
                 format!(
-                    "ssl-mode is set to '{}', but TLS is not available \
-                     (MTR_SST_SIMULATE_NO_STUNNEL): cannot perform an encrypted transfer; \
-                     set ssl-mode to DISABLED or remove the simulation",
-                    tls.mode.name()
+                    "port mismatch: --port {port} but port {} in --address",
+                    address.port
                 ),
             ));
         }
-        Ok(Settings {
-            tls,
-            delta,
-            short_lock,
-            live_settled: Duration::from_secs(1),
-            compress,
-            snapshot,
-            test_hold: env("RSRSYNC_TEST_HOLD")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            rlimit,
-            rlimit_lock,
-            role,
-            method: method_name(program),
-            address,
-            layout,
-            binlog,
-            parent: args.parent.filter(|p| *p > 0),
-            progress: args.progress,
-            bypass: args.bypass,
-            gtid_state,
-            remote_auth,
-            max_binlogs: number(config, "--mysqld|sst", "sst-max-binlogs", 1),
-            streams: streams(config),
-            timeouts: Timeouts {
-                initial: seconds(config, "rsrsync-initial-timeout", 300),
-                idle: seconds(config, "rsrsync-timeout", 120).max(MIN_IDLE),
-                flush: seconds(config, "rsrsync-flush-timeout", 3600),
-            },
-            joiner_delay: env("MTR_SST_JOINER_DELAY")
-                .and_then(|v| v.to_str().and_then(|s| s.trim().parse().ok()))
-                .map(Duration::from_secs)
-                .unwrap_or_default(),
-        })
     }
+    Ok(address)
+}
+
+/// `rsrsync-data-dirs` and `rsrsync-data-dir-map`, with their rows; rules
+/// that do not parse stop the SST, and none stand in.
+fn external_rules(
+    config: &Config,
+    values: &mut Vec<Value>,
+    problems: &mut Vec<Problem>,
+) -> ExternalRules {
+    let [dirs, map] = ["rsrsync-data-dirs", "rsrsync-data-dir-map"].map(|key| {
+        let value = config.get("sst", key);
+        let shown = value.clone().unwrap_or_else(|| "none".to_string());
+        values.push(Value::new(key, shown, Source::of(config, "sst", key)));
+        value
+    });
+    ExternalRules::parse(dirs.as_deref(), map.as_deref()).unwrap_or_else(|e| {
+        problems.push(Problem::new(
+            "rsrsync-data-dirs",
+            Severity::Stop(Exit::Invalid),
+            format!("[sst] {e:#}"),
+            "fix it in my.cnf",
+        ));
+        ExternalRules::default()
+    })
+}
+
+/// This role's TLS settings, with their rows; where they cannot be
+/// resolved, the problem stops the SST and no TLS stands in.
+fn resolve_tls(
+    config: &Config,
+    role: Role,
+    env: Getenv<'_>,
+    values: &mut Vec<Value>,
+    problems: &mut Vec<Problem>,
+) -> TlsSettings {
+    let tls = match tls_settings::resolve(config, role) {
+        Ok(resolved) => {
+            values.extend(resolved.values);
+            problems.extend(resolved.notes);
+            resolved.settings
+        }
+        Err(problem) => {
+            problems.push(problem);
+            TlsSettings {
+                mode: SslMode::Disabled,
+                ca: None,
+                capath: None,
+                cert: None,
+                key: None,
+            }
+        }
+    };
+    // mtr's hook that hides stunnel from the rsync method: for us, TLS
+    // "is not available"; asked-for encryption must then stop the SST.
+    if tls.enabled() && env("MTR_SST_SIMULATE_NO_STUNNEL").is_some_and(|v| !v.is_empty()) {
+        problems.push(Problem::new(
+            "TLS",
+            Severity::Stop(Exit::NotFound),
+            format!(
+                "ssl-mode is set to '{}', but TLS is not available \
+                 (MTR_SST_SIMULATE_NO_STUNNEL): cannot perform an encrypted transfer",
+                tls.mode.name()
+            ),
+            "set ssl-mode to DISABLED or remove the simulation",
+        ));
+    }
+    tls
+}
+
+/// The joiner's `(user, secret)`: 10.x passes it in the environment, 11.x
+/// on stdin; leniently, in the address itself.
+fn remote_auth(
+    env: Getenv<'_>,
+    address: &SstAddress,
+    stdin: &RemoteAuth,
+) -> Option<(String, String)> {
+    env("WSREP_SST_OPT_REMOTE_AUTH")
+        .map(|v| v.to_string_lossy().into_owned())
+        .filter(|v| !v.is_empty())
+        .or_else(|| address.auth.clone())
+        .and_then(|auth| {
+            auth.split_once(':')
+                .map(|(user, secret)| (user.to_string(), secret.to_string()))
+        })
+        .or_else(|| {
+            let secret = stdin.secret.clone().filter(|s| !s.is_empty())?;
+            Some((stdin.user.clone().unwrap_or_default(), secret))
+        })
+        .map(|(user, secret)| {
+            let user = if user == NO_USER { String::new() } else { user };
+            (user, secret)
+        })
 }
 
 /// `wsrep_sst_rsrsync` → `rsrsync` (directory, extension, prefix dropped).
@@ -323,160 +368,6 @@ fn method_name(program: &OsStr) -> String {
         Some(method) if !method.is_empty() => method.to_string(),
         _ => "rsrsync".to_string(),
     }
-}
-
-fn trim(value: &OsStr) -> &[u8] {
-    value.as_bytes().trim_ascii()
-}
-
-/// A configured directory: trimmed, trailing slashes dropped, relative to
-/// the datadir; empty or `.` is the datadir itself.
-fn special_dir(datadir: &Path, value: Option<&OsStr>) -> PathBuf {
-    let Some(value) = value else {
-        return datadir.to_path_buf();
-    };
-    let mut bytes = trim(value);
-    while bytes.len() > 1 && bytes.ends_with(b"/") {
-        bytes = &bytes[..bytes.len() - 1];
-    }
-    if bytes.is_empty() || bytes == b"." {
-        return datadir.to_path_buf();
-    }
-    datadir.join(OsStr::from_bytes(bytes))
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    path.parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-/// The file names of `innodb_data_file_path` (`ibdata1:12M;ibdata2:1G:autoextend`).
-fn data_file_names(spec: &str) -> Vec<OsString> {
-    spec.split(';')
-        .filter_map(|part| part.split(':').next())
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .filter(|name| {
-            let plain = !name.contains('/');
-            if !plain {
-                log::warn!(
-                    "innodb_data_file_path names '{name}' in a subdirectory; \
-                     only plain names in innodb_data_home_dir are transferred"
-                );
-            }
-            plain
-        })
-        .map(OsString::from)
-        .collect()
-}
-
-/// `get_binlog` of the scripts: the binlog name and its index.
-fn resolve_binlog(args: &Args, tail: &Tail, config: &Config, datadir: &Path) -> Option<Binlog> {
-    let basename = args
-        .log_basename
-        .clone()
-        .or_else(|| tail.log_basename.clone())
-        .or_else(|| config.get("--mysqld", "log-basename").map(OsString::from));
-    let bare_log_bin = matches!(tail.log_bin, Some(None)) || config.present("--mysqld", "log-bin");
-    let name = args
-        .binlog
-        .clone()
-        .or_else(|| tail.log_bin.clone().flatten())
-        .or_else(|| config.get("--mysqld", "log-bin").map(OsString::from))
-        .or_else(|| {
-            bare_log_bin.then(|| match &basename {
-                Some(base) => with_suffix(base, "-bin"),
-                None => OsString::from("mysql-bin"),
-            })
-        })?;
-    let index = args
-        .binlog_index
-        .clone()
-        .or_else(|| tail.log_bin_index.clone())
-        .or_else(|| config.get("--mysqld", "log-bin-index").map(OsString::from));
-    let index = match index {
-        Some(index) if !Path::new(&index).file_name()?.as_bytes().contains(&b'.') => {
-            with_suffix(&index, ".index")
-        }
-        Some(index) => index,
-        None => match &basename {
-            Some(base) => with_suffix(base, "-bin.index"),
-            None => with_suffix(&name, ".index"),
-        },
-    };
-    let name_path = Path::new(&name);
-    let prefix = match name_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.as_os_str().to_os_string(),
-        _ => OsString::from("."),
-    };
-    Some(Binlog {
-        dir: special_dir(datadir, Some(&prefix)),
-        base: name_path.file_name()?.to_os_string(),
-        index: datadir.join(&index),
-        index_prefix: prefix,
-    })
-}
-
-fn with_suffix(base: &OsStr, suffix: &str) -> OsString {
-    let mut out = base.to_os_string();
-    out.push(suffix);
-    out
-}
-
-fn number(config: &Config, groups: &str, key: &str, default: i64) -> i64 {
-    match config.get(groups, key) {
-        None => default,
-        Some(v) => v.parse().unwrap_or_else(|_| {
-            log::warn!("ignoring {key}={v}: not a whole number; using {default}");
-            default
-        }),
-    }
-}
-
-fn streams(config: &Config) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let wanted = number(config, "--mysqld|sst", "backup-threads", cores as i64);
-    wanted.clamp(1, MAX_STREAMS as i64) as usize
-}
-
-/// One of `choices` (the first is the default) for our `[sst]` key `key`;
-/// anything else is exit 22, naming the line (found with `opts`).
-fn switch(
-    config: &Config,
-    opts: &DefaultsOptions,
-    key: &str,
-    choices: &[&'static str],
-) -> Result<&'static str> {
-    let Some(value) = config.get("sst", key) else {
-        return Ok(choices[0]);
-    };
-    let lower = value.to_ascii_lowercase();
-    choices
-        .iter()
-        .find(|c| **c == lower)
-        .copied()
-        .ok_or_else(|| {
-            let place = config
-                .locate(opts, "sst", key)
-                .map(|origin| format!(" ({origin})"))
-                .unwrap_or_default();
-            fail(
-                Exit::Invalid,
-                format!(
-                    "[sst] {key}={value}{place} is not one of {}; fix it in my.cnf",
-                    choices.join(", ")
-                ),
-            )
-        })
-}
-
-/// Shortest inactivity timeout (`rsrsync-timeout`): a silent peer pings
-/// within twice [`KEEPALIVE`](crate::net::KEEPALIVE), so anything shorter
-/// could fail an SST whose peer is merely busy.
-pub(crate) const MIN_IDLE: Duration = Duration::from_secs(3);
-
-fn seconds(config: &Config, key: &str, default: u64) -> Duration {
-    let value = number(config, "sst", key, default as i64);
-    Duration::from_secs(if value > 0 { value as u64 } else { default })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The donor: connect and prove the joiner's secret, `flush tables`, wait
 //! for mariadbd's `tables_flushed`, send the file set, `continue`, then
-//! complete and print `done`. With `--bypass` (IST) only the state goes.
+//! complete and print `done`, the copy after `continue` at idle I/O
+//! priority ([`super::priority`]). With `--bypass` (IST) only the state goes.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -147,6 +148,8 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         resume.resume()?;
         let secs = locked.elapsed().as_secs_f64();
         log::info!("Lock released after {secs:.3} s ({flush_secs:.3} s of them mariadbd's flush)");
+        // The rest of the copy must not slow the server's commits.
+        super::priority::yield_io();
         let _ = lock.set(secs);
         limit.unlocked();
         Ok(())

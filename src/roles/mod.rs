@@ -31,6 +31,7 @@ mod hostile_tests;
 mod joiner;
 mod oracle;
 pub(crate) mod pidfile;
+mod priority;
 mod rate;
 mod reporter;
 #[cfg(test)]

@@ -90,10 +90,18 @@
 //! donor sends those pages as `Patch` frames, then `Mended` with the hash of
 //! the whole block, which the joiner checks against what its file now
 //! holds. A page changed in the meantime (live rounds) is sent too. Pages
-//! are never compressed. A connection sends the blocks and checks of its
-//! next piece of 64 blocks before it reads the answer about the previous
-//! piece and settles it, and only then sends the next piece's `Ask`: the
-//! joiner compares while the donor reads.
+//! are never compressed. A connection sends the blocks, checks and `Ask`
+//! of piece after piece (of 64 blocks) without waiting, up to a window of
+//! pieces asked about, and settles the oldest (its `Pages`, `Patch`es and
+//! `Mended`) once the window is full: the joiner compares while the donor
+//! reads, and a compare costs a round trip per window, not per piece. The
+//! joiner answers in the order it reads, so the donor reads the answers to
+//! every `Ask` it sent before the `Pages` of the piece it settles, then
+//! those of the `Pages`. The joiner takes at most 64 checks per `Ask` and
+//! 64 blocks being mended at once per connection (a donor keeps one
+//! piece's at most); the window is the donor's alone (this was so in
+//! version 4 already: one piece asked about at a time was a donor's choice,
+//! not a rule of the joiner).
 //!
 //! `Digest` carries the file digest: XXH3-128 over the concatenated block
 //! hashes in block order ([`digest`]). `Vanished` (live rounds only) gives a

@@ -111,16 +111,19 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     // With every file cloned under the lock, a live round would only read
     // the datadir once more: the one round comes after `continue`.
     let mut done: Vec<Arc<Progress>> = Vec::new();
+    let mut laps: Vec<Lap> = Vec::new();
     if live {
         // Copy while the server runs, again while that pays (see
         // worth_another_live_round); what changes meanwhile is settled under
         // the lock, which therefore lasts only for the differences.
         loop {
             let round = rounds.run(&mut control, &connect, &[], None)?;
-            let secs = round.elapsed();
+            laps.push(Lap {
+                unsettled: round.unsettled(),
+                secs: round.elapsed(),
+            });
             done.push(round);
-            let unsettled: Vec<u64> = done.iter().map(|r| r.unsettled()).collect();
-            let again = worth_another_live_round(&unsettled, secs, settings.live_settled);
+            let again = worth_another_live_round(&laps, settings.live_settled);
             if !again {
                 break;
             }
@@ -186,22 +189,54 @@ fn snapshot_covers(settings: &Settings) -> Result<bool> {
 /// Live rounds at most before the lock.
 const MAX_LIVE_ROUNDS: usize = 3;
 
-/// Whether to copy again before the lock, given the bytes each live round
-/// so far found the joiner lacking (`unsettled`, the last round last; see
-/// [`Progress::unsettled`]) and how long the last one took: when it took
-/// at least `settled`, long enough for the server to change much (each
-/// live round sends what changed during the one before, so the locked
-/// round sends only what changed during the last), and the rounds still
+/// A live round as the rule for another one sees it: the bytes it found
+/// the joiner lacking (see [`Progress::unsettled`]) and how long it took.
+#[derive(Debug, Clone, Copy)]
+struct Lap {
+    unsettled: u64,
+    secs: f64,
+}
+
+/// Whether to copy again before the lock, given the live rounds so far
+/// (`laps`, the last one last). Each live round sends what changed during
+/// the one before, so the locked round sends what changed during the last:
+/// another round pays when the last one spent at least `settled` copying
+/// (long enough for the server to change much), and the rounds still
 /// shrink: a round that found nothing shows a quiet server, one that found
 /// more than half of what the round before it found a server that rewrites
 /// its pages about as fast as we copy them; either goes to the lock.
-fn worth_another_live_round(unsettled: &[u64], last_secs: f64, settled: Duration) -> bool {
-    let shrinking = match unsettled {
-        [.., 0] | [] => false,
-        [.., before, last] => last.saturating_mul(2) <= *before,
-        [_] => true,
+///
+/// Only the time spent copying counts, not the rest of the round: walking,
+/// hashing and the round trips of its compares cost every round as much
+/// again, the locked one included, so a round that was mostly compares
+/// cannot make the lock shorter, however long it took (on a WAN link of
+/// 50 ms, rounds that sent nothing took 18 s each). The time spent copying
+/// is the round's bytes at the best rate a round moved them; it must also
+/// be at least the rest of the round, as the lock gains at most what the
+/// round copied and another round costs at least its compares.
+fn worth_another_live_round(laps: &[Lap], settled: Duration) -> bool {
+    let Some(last) = laps.last() else {
+        return false;
     };
-    unsettled.len() < MAX_LIVE_ROUNDS && last_secs >= settled.as_secs_f64() && shrinking
+    let shrinking = match laps {
+        [.., before, last] => {
+            last.unsettled > 0 && last.unsettled.saturating_mul(2) <= before.unsettled
+        }
+        _ => last.unsettled > 0,
+    };
+    let rate = laps
+        .iter()
+        .map(|lap| lap.unsettled as f64 / lap.secs.max(1e-3))
+        .fold(0.0, f64::max);
+    let copying = if rate > 0.0 {
+        (last.unsettled as f64 / rate).min(last.secs)
+    } else {
+        0.0
+    };
+    laps.len() < MAX_LIVE_ROUNDS
+        && shrinking
+        && copying >= settled.as_secs_f64()
+        && copying * 2.0 >= last.secs
 }
 
 /// What every round of one SST shares.
@@ -522,14 +557,46 @@ mod tests {
     #[test]
     fn live_rounds_repeat_while_they_take_long_and_shrink() {
         let settled = Duration::from_secs(1);
-        let again = |unsettled: &[u64], secs| worth_another_live_round(unsettled, secs, settled);
-        assert!(again(&[2 << 30], 6.0), "a long first copy");
-        assert!(!again(&[2 << 30], 0.5), "a short one: the lock");
-        assert!(!again(&[0], 3.0), "a re-join that found nothing changed");
-        assert!(again(&[2 << 30, 70 << 20], 1.5), "shrinking");
-        assert!(!again(&[100 << 20, 60 << 20], 1.5), "not shrinking");
-        assert!(!again(&[2 << 30, 70 << 20, 5 << 20], 1.5), "three at most");
-        assert!(!again(&[], 9.0));
+        let laps = |laps: &[(u64, f64)]| -> Vec<Lap> {
+            laps.iter()
+                .map(|&(unsettled, secs)| Lap { unsettled, secs })
+                .collect()
+        };
+        let again = |l: &[(u64, f64)]| worth_another_live_round(&laps(l), settled);
+        assert!(again(&[(2 << 30, 6.0)]), "a long first copy");
+        assert!(!again(&[(2 << 30, 0.5)]), "a short one: the lock");
+        assert!(!again(&[(0, 3.0)]), "a re-join that found nothing changed");
+        assert!(again(&[(2 << 30, 6.0), (500 << 20, 1.5)]), "shrinking");
+        assert!(
+            !again(&[(100 << 20, 1.5), (60 << 20, 1.5)]),
+            "not shrinking"
+        );
+        assert!(
+            !again(&[(2 << 30, 6.0), (500 << 20, 1.5), (100 << 20, 1.2)]),
+            "three at most"
+        );
+        assert!(!again(&[]));
+    }
+
+    #[test]
+    fn a_round_of_compares_does_not_count_as_copying() {
+        let settled = Duration::from_secs(1);
+        let again = |l: &[(u64, f64)]| {
+            let laps: Vec<Lap> = l
+                .iter()
+                .map(|&(unsettled, secs)| Lap { unsettled, secs })
+                .collect();
+            worth_another_live_round(&laps, settled)
+        };
+        // The WAN link of docs/bench/wan.md before compares were pipelined:
+        // 531 MB in 5.1 s, then 18 s of round trips for a few MB.
+        assert!(!again(&[(531_000_000, 5.1), (20_000_000, 18.0)]));
+        // Copying 2.5 s of a 4 s round: worth one more.
+        assert!(again(&[(531_000_000, 5.1), (260_000_000, 4.0)]));
+        // A re-join whose first round was mostly compares: its own rate
+        // is the best known, so all of it counts as copying.
+        assert!(again(&[(50_000_000, 20.0)]));
+        assert!(!again(&[(50_000_000, 20.0), (20_000_000, 20.0)]));
     }
 
     #[test]

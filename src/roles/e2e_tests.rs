@@ -378,6 +378,43 @@ fn a_rejoin_sends_only_the_blocks_that_changed() {
 }
 
 #[test]
+fn a_rejoin_of_many_files_compares_them_many_at_a_time() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let donor_dir = donor_fixture(tmp.path(), false);
+    // More files than a stream's window (128 pieces), on one stream: the
+    // page compares of a changed file are settled while the asks of the
+    // pieces after it are still unanswered.
+    for i in 0..400u64 {
+        write(
+            &donor_dir.join(format!("many/t{i}.ibd")),
+            &noise(20_000, 100 + i),
+        );
+    }
+    let j = tmp.path().join("joiner");
+    let cnf = cnf("").replace("backup-threads=3", "backup-threads=1");
+    let first = sst_with(&donor_dir, &j, false, &cnf, |_| {}, |_| {}, |_| {});
+    first.joiner.expect("first SST");
+    first.donor.expect("first SST");
+    let changed: Vec<u64> = (0..400).step_by(37).collect();
+    for i in &changed {
+        let path = donor_dir.join(format!("many/t{i}.ibd"));
+        let mut data = std::fs::read(&path).expect("read");
+        data[17_000] ^= 0xff;
+        std::fs::write(&path, &data).expect("write");
+    }
+    let second = sst_with(&donor_dir, &j, false, &cnf, |_| {}, |_| {}, |_| {});
+    second.joiner.expect("second SST");
+    // The second 16 KiB page of each changed file: its last 3,616 bytes.
+    let rounds = sent(&second.donor.expect("second SST"));
+    assert_eq!(
+        rounds,
+        [changed.len() as u64 * 3616, 400],
+        "bytes per round"
+    );
+    assert_mirrors(&donor_dir, &j);
+}
+
+#[test]
 fn changes_during_the_live_round_are_settled_under_the_lock() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let donor_dir = donor_fixture(tmp.path(), false);

@@ -22,6 +22,7 @@ pub(crate) mod snapshot;
 mod source;
 mod stream;
 pub(crate) mod walk;
+mod window;
 
 /// Bytes per block: the unit of hashing, of `Block` frames and of holes.
 pub(crate) const BLOCK_SIZE: u32 = 1 << 20;

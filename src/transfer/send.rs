@@ -15,6 +15,7 @@ use super::codec::Codec;
 use super::plan::Plan;
 use super::schedule::Schedule;
 use super::stream::Worker;
+use super::window::pieces_per_stream;
 use crate::exit::Exit;
 use crate::net::{Connection, KEEPALIVE, Transport};
 use crate::progress::Progress;
@@ -129,13 +130,15 @@ pub(crate) fn send_data(
         stop,
     };
     let workers = conns.len();
+    let window = pieces_per_stream(workers);
+    log::debug!("{workers} data streams, each comparing up to {window} pieces at once");
     let (done_tx, done_rx) = mpsc::channel::<Result<()>>();
     std::thread::scope(|scope| {
         for conn in conns {
             let tx = done_tx.clone();
             let shared = &shared;
             scope.spawn(move || {
-                let result = Worker::new(shared, conn).and_then(Worker::run);
+                let result = Worker::new(shared, conn, window).and_then(Worker::run);
                 if let Err(e) = &result {
                     shared.stop.trigger(Exit::Failed, format!("{e:#}"));
                 }

@@ -3,9 +3,9 @@
 //! block straight into the buffer behind its frame prefix and writes it
 //! with one call, sends holes as `Hole` frames, and for a block the joiner
 //! holds sends its hash (`Check`), then the hashes of the pages of one that
-//! differs (`Pages`), then only the pages that differ. It reads its next
-//! piece while the joiner answers the checks of the one before
-//! ([`Worker::run`]).
+//! differs (`Pages`), then only the pages that differ. It keeps reading
+//! and asking about pieces while the joiner answers the checks of those
+//! before, up to a window of them ([`super::window`], [`Worker::run`]).
 
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
@@ -18,6 +18,7 @@ use super::codec::Compressor;
 use super::schedule::Piece;
 use super::send::Shared;
 use super::source::{Source, Unreadable, file_bytes, is_hole, open_source};
+use super::window::Window;
 use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::fsutil::read_ahead;
 use crate::net::{Connection, Transport};
@@ -41,8 +42,8 @@ struct Checked {
 }
 
 /// A piece read: its blocks the joiner lacks went whole, those it holds as
-/// checks, which wait for the joiner's answer while the stream reads its
-/// next piece (see [`Worker::run`]).
+/// checks, which wait for the joiner's answer in the stream's window while
+/// the stream reads its next pieces (see [`Worker::run`]).
 struct Started {
     piece: Piece,
     source: Rc<Source>,
@@ -67,10 +68,16 @@ pub(super) struct Worker<'w, 'p, 'a, 'u> {
     /// The file being read.
     open: Option<Rc<Source>>,
     compressor: Option<Compressor>,
+    /// Pieces asked about, waiting to be settled.
+    window: Window<Started>,
 }
 
 impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
-    pub(super) fn new(shared: &'w Shared<'p, 'a, 'u>, conn: Connection<Transport>) -> Result<Self> {
+    pub(super) fn new(
+        shared: &'w Shared<'p, 'a, 'u>,
+        conn: Connection<Transport>,
+        window: usize,
+    ) -> Result<Self> {
         let compressor = match shared.round.codec {
             Some(codec) => Some(Compressor::new(codec, BLOCK_SIZE as usize)?),
             None => None,
@@ -84,14 +91,15 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
             page: page_len(BLOCK_SIZE) as usize,
             open: None,
             compressor,
+            window: Window::new(window),
         })
     }
 
-    /// Reads piece after piece; a piece's checks are asked about once the
-    /// piece before it is settled, and settled after the next one is read,
-    /// so the joiner's answer travels while this stream reads.
+    /// Reads piece after piece and asks about each one's checks at once;
+    /// the oldest piece asked about is settled only when the window is
+    /// full (or no piece is left), so the joiner's answers travel while
+    /// this stream reads and asks about the next ones.
     pub(super) fn run(mut self) -> Result<()> {
-        let mut waiting: Option<Started> = None;
         loop {
             self.shared.stop.check()?;
             let current = self.open.as_ref().map(|source| source.id);
@@ -102,14 +110,14 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
                 continue;
             }
             let started = self.start(piece);
-            if let Some(before) = waiting.take() {
-                self.settle(before)?;
+            if let Some(asked) = self.follow(piece.file, started)? {
+                self.window.push(asked);
             }
-            waiting = self.follow(piece.file, started)?;
+            while self.window.is_full() {
+                self.settle_oldest()?;
+            }
         }
-        if let Some(before) = waiting.take() {
-            self.settle(before)?;
-        }
+        while self.settle_oldest()? {}
         self.conn.send(&Frame::End)?;
         // Wait for the joiner to close its side: every frame was read.
         match self.conn.read_frame()? {
@@ -248,19 +256,40 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
         Ok(None)
     }
 
-    /// Reads the joiner's answer to a piece's checks and sends what it
-    /// lacks, then the file's digest when complete; a file given up
-    /// meanwhile (by any stream) gets nothing more.
-    fn settle(&mut self, mut started: Started) -> Result<()> {
+    /// Settles the oldest piece of the window: reads the joiner's answer
+    /// to its checks (unless read already) and sends what it lacks, then
+    /// the file's digest when complete; a file given up meanwhile (by any
+    /// stream) gets nothing more. `false` when the window was empty.
+    fn settle_oldest(&mut self) -> Result<bool> {
+        let Some((mut started, answer)) = self.window.pop() else {
+            return Ok(false);
+        };
+        let needed = match answer {
+            Some(needed) => needed,
+            None => read_answer(&mut self.conn, started.checks.len(), "our checks")?,
+        };
         let file = started.piece.file;
-        let needed = self.answer(started.checks.len(), "our checks")?;
         if self.abandoned(file) {
-            return Ok(());
+            return Ok(true);
         }
         match self.resolve(&mut started, needed) {
-            Ok(()) => self.finish(started),
-            Err(unreadable) => self.give_up(file, unreadable),
+            Ok(()) => self.finish(started)?,
+            Err(unreadable) => self.give_up(file, unreadable)?,
         }
+        Ok(true)
+    }
+
+    /// Reads the answers to every piece of the window not answered yet,
+    /// and keeps them: the answers to `Pages` sent now come after theirs.
+    fn answer_window(&mut self) -> Result<()> {
+        for (started, answer) in self.window.unanswered() {
+            *answer = Some(read_answer(
+                &mut self.conn,
+                started.checks.len(),
+                "our checks",
+            )?);
+        }
+        Ok(())
     }
 
     /// Sends the checked blocks the joiner lacks (bit i of `needed` for
@@ -290,13 +319,17 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
                 }
             }
         }
-        // The joiner answers each `Pages` as it arrives; every one went out
-        // before the first answer is read, so the comparisons overlap. All
-        // are read, even when the file changed meanwhile.
+        // The joiner answers each `Pages` as it arrives, after the asks of
+        // the window; every one went out before the first answer is read,
+        // so the comparisons overlap. All are read, even when the file
+        // changed meanwhile.
+        if !differing.is_empty() {
+            self.answer_window().map_err(Unreadable::Failed)?;
+        }
         let mut lacking = Vec::with_capacity(differing.len());
         for (_, (_, pages)) in &differing {
             lacking.push(
-                self.answer(pages.len(), "our page hashes")
+                read_answer(&mut self.conn, pages.len(), "our page hashes")
                     .map_err(Unreadable::Failed)?,
             );
         }
@@ -343,14 +376,6 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
             }
         }
         Ok(())
-    }
-
-    /// The joiner's bitmap answering `count` checks or page hashes.
-    fn answer(&mut self, count: usize, what: &str) -> Result<u64> {
-        match self.conn.expect_frame("the joiner's answer")? {
-            Frame::Answer { checks, needed } if usize::from(checks) == count => Ok(needed),
-            other => bail!("expected an answer to {count} of {what}, got {other:?}"),
-        }
     }
 
     /// Reads a checked block that the joiner lacks into the buffer and
@@ -565,5 +590,13 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
                 len,
             ),
         }
+    }
+}
+
+/// The joiner's bitmap answering `count` checks or page hashes.
+fn read_answer(conn: &mut Connection<Transport>, count: usize, what: &str) -> Result<u64> {
+    match conn.expect_frame("the joiner's answer")? {
+        Frame::Answer { checks, needed } if usize::from(checks) == count => Ok(needed),
+        other => bail!("expected an answer to {count} of {what}, got {other:?}"),
     }
 }

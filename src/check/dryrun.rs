@@ -21,7 +21,7 @@ use super::output::{emit, settings_json, settings_table};
 use super::report::{class_key, class_name};
 use crate::cli::Role;
 use crate::config::Config;
-use crate::config::Settings;
+use crate::config::{Settings, Streams};
 use crate::exit::{Exit, fail};
 use crate::fsutil::human_bytes;
 use crate::roles::donor::transfer_entries;
@@ -142,7 +142,8 @@ fn intro() -> String {
 
 fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<String> {
     let plan = Plan::new(entries)?;
-    let streams = settings.streams;
+    // What a loopback or LAN link gets; a long round trip may get more.
+    let streams = settings.streams.least();
     let lock = if settings.short_lock { "short" } else { "full" };
     let dirs = entries
         .iter()
@@ -224,9 +225,15 @@ fn sst(settings: &Settings, entries: &[Entry], args: &DryRunArgs) -> Result<Stri
         "delta"
     ));
     out.push_str(&format!(
-        "  {:<14} {streams} (backup-threads {}, {} files)\n\n",
+        "  {:<14} {streams}{} ({} files)\n\n",
         "data streams",
-        settings.streams,
+        match settings.streams {
+            Streams::Set(_) => " (backup-threads)",
+            Streams::PerCore(_) => {
+                ", one per core; more on a link with a long round trip (the SST logs \
+                 how many)"
+            }
+        },
         plan.files()
     ));
     out.push_str(&settings_table(&settings.values));

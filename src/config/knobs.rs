@@ -23,6 +23,49 @@ const SWITCHES: [(&str, &[&str]); 5] = [
 /// Upper bound on data streams, whatever the configuration says.
 const MAX_STREAMS: usize = 64;
 
+/// The round trip to the joiner worth one more data stream by default.
+/// Each TCP stream's rate falls as its round trip grows, whatever the
+/// link: bound by its send buffer (the kernel's tcp_wmem maximum, 4 MiB,
+/// keeps about 2.5 MB in flight: 400 Mbit/s at 50 ms) and, with loss, by
+/// its congestion control (cubic holds about 10 Mbit/s at 0.1% loss and
+/// 50 ms). Streams in proportion to the round trip keep a WAN link as full
+/// as a LAN.
+const RTT_PER_STREAM: Duration = Duration::from_millis(5);
+
+/// Most data streams the default opens for a long round trip.
+const MAX_WAN_STREAMS: usize = 16;
+
+/// How many data streams the donor opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Streams {
+    /// `backup-threads` says how many: exactly that many.
+    Set(usize),
+    /// Unset: this many cores, and more on a long round trip.
+    PerCore(usize),
+}
+
+impl Streams {
+    /// The streams for a link whose round trip is `rtt`: as set, or one
+    /// per core and one per [`RTT_PER_STREAM`] of the round trip, whichever
+    /// is more, the latter at most [`MAX_WAN_STREAMS`].
+    pub(crate) fn for_round_trip(self, rtt: Duration) -> usize {
+        match self {
+            Streams::Set(n) => n,
+            Streams::PerCore(cores) => {
+                let per_rtt = rtt.as_micros().div_ceil(RTT_PER_STREAM.as_micros());
+                cores.max(per_rtt.min(MAX_WAN_STREAMS as u128) as usize)
+            }
+        }
+    }
+
+    /// The fewest it can be: what a loopback or LAN link gets.
+    pub(crate) fn least(self) -> usize {
+        match self {
+            Streams::Set(n) | Streams::PerCore(n) => n,
+        }
+    }
+}
+
 /// Shortest inactivity timeout (`rsrsync-timeout`): a silent peer pings
 /// within twice [`KEEPALIVE`](crate::net::KEEPALIVE), so anything shorter
 /// could fail an SST whose peer is merely busy.
@@ -72,20 +115,30 @@ impl Knobs<'_> {
         count
     }
 
-    /// `backup-threads`: the donor's data streams, one per core by
-    /// default, within 1 and [`MAX_STREAMS`].
-    pub(super) fn streams(&mut self) -> usize {
+    /// `backup-threads`: the donor's data streams, as set (within 1 and
+    /// [`MAX_STREAMS`]) or by default one per core, more on a long round
+    /// trip (see [`Streams::for_round_trip`]).
+    pub(super) fn streams(&mut self) -> Streams {
         let key = "backup-threads";
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let (wanted, source) =
             self.number("--mysqld|sst", key, cores as i64, "the number of cores");
-        let source = match source {
-            Source::Default => Source::Derived("default (number of cores)".into()),
-            other => other,
+        let (streams, source) = match source {
+            Source::Default => (
+                Streams::PerCore(cores),
+                Source::Derived(format!(
+                    "default (number of cores; on a longer round trip one per {} ms of it, \
+                     at most {MAX_WAN_STREAMS})",
+                    RTT_PER_STREAM.as_millis()
+                )),
+            ),
+            other => (
+                Streams::Set(wanted.clamp(1, MAX_STREAMS as i64) as usize),
+                other,
+            ),
         };
-        let streams = wanted.clamp(1, MAX_STREAMS as i64) as usize;
         self.values
-            .push(Value::new(key, streams.to_string(), source));
+            .push(Value::new(key, streams.least().to_string(), source));
         streams
     }
 
@@ -138,5 +191,24 @@ impl Knobs<'_> {
     pub(super) fn switch_row(&mut self, key: &str, shown: &str) {
         let source = Source::of(self.config, "sst", key);
         self.values.push(Value::new(key, shown, source));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_round_trip_gets_more_streams_unless_they_are_set() {
+        let ms = Duration::from_millis;
+        let default = Streams::PerCore(2);
+        assert_eq!(default.for_round_trip(Duration::from_micros(40)), 2);
+        assert_eq!(default.for_round_trip(ms(10)), 2);
+        assert_eq!(default.for_round_trip(ms(11)), 3);
+        assert_eq!(default.for_round_trip(ms(50)), 10);
+        assert_eq!(default.for_round_trip(Duration::from_secs(3)), 16);
+        assert_eq!(Streams::PerCore(32).for_round_trip(ms(200)), 32);
+        assert_eq!(Streams::Set(1).for_round_trip(ms(200)), 1);
+        assert_eq!(Streams::Set(64).least(), 64);
     }
 }

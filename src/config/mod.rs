@@ -51,6 +51,7 @@ pub(crate) mod source;
 pub(crate) mod tls;
 
 pub(crate) use dirs::Binlog;
+pub(crate) use knobs::Streams;
 pub(crate) use origin::{Origin, OriginStatus};
 pub(crate) use settings::Settings;
 pub(crate) use source::{Problem, Severity, Source, Value};

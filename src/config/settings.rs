@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::dirs::{self, Binlog};
-use super::knobs::{Knobs, MIN_IDLE};
+use super::knobs::{Knobs, MIN_IDLE, Streams};
 use super::rlimit::Rlimit;
 use super::source::{self, Problem, Severity, Source, Value};
 use super::tls as tls_settings;
@@ -67,8 +67,9 @@ pub(crate) struct Settings {
     pub(crate) remote_auth: Option<(String, String)>,
     /// Donor: how many of the newest binlogs to send (`sst-max-binlogs`).
     pub(crate) max_binlogs: i64,
-    /// Donor: data streams (`backup-threads`).
-    pub(crate) streams: usize,
+    /// Donor: data streams (`backup-threads`, or by default from the cores
+    /// and the round trip).
+    pub(crate) streams: Streams,
     pub(crate) timeouts: Timeouts,
     /// Joiner: `MTR_SST_JOINER_DELAY`.
     pub(crate) joiner_delay: Duration,
@@ -526,7 +527,7 @@ mod tests {
             Some("6d1f4a2c-0000-0000-0000-000000009b1e:42 7")
         );
         assert!(s.bypass);
-        assert_eq!((s.streams, s.max_binlogs), (3, -1));
+        assert_eq!((s.streams, s.max_binlogs), (Streams::Set(3), -1));
         assert_eq!(s.timeouts.idle, Duration::from_secs(9));
         assert_eq!(s.timeouts.initial, Duration::from_secs(300));
         assert_eq!(

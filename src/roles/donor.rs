@@ -15,7 +15,7 @@ use super::pidfile::PidFile;
 use super::rate::DonorLimit;
 use super::reporter::Reporter;
 use super::{Report, is_state_line, read_small, remove_quietly};
-use crate::config::{Binlog, Settings};
+use crate::config::{Binlog, Settings, Streams};
 use crate::exit::{Exit, fail};
 use crate::net::address::resolve;
 use crate::net::{Connection, TimedStream, Transport, handshake};
@@ -70,8 +70,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     let key = Key::from_secret(secret);
     let tls = Tls::donor(&settings.tls, &settings.address, user)?;
     let limit = DonorLimit::new(settings);
-    let connect = |channel| open_channel(settings, &tls, &key, channel, stop, &limit);
-    let mut control = connect(Channel::Control)?;
+    let open = |channel| open_channel(settings, &tls, &key, channel, stop, &limit);
+    let (mut control, round_trip) = open(Channel::Control)?;
+    let connect = |channel| open(channel).map(|(conn, _)| conn);
 
     if settings.bypass {
         log::info!("Bypassing state dump.");
@@ -93,7 +94,19 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     }
 
     limit.announce();
-    let streams = settings.streams;
+    let streams = settings.streams.for_round_trip(round_trip);
+    log::info!(
+        "round trip to the joiner {:.1} ms (its TCP connect): {streams} data streams ({})",
+        round_trip.as_secs_f64() * 1e3,
+        match settings.streams {
+            Streams::Set(_) => "backup-threads",
+            Streams::PerCore(cores) if streams > cores => {
+                "more than one per core: each TCP stream's rate falls with the round trip; \
+                 set backup-threads to choose"
+            }
+            Streams::PerCore(_) => "one per core",
+        }
+    );
     let live = settings.short_lock && !snapshot_covers(settings)?;
     control.send(&Frame::Begin {
         mode: Mode::Sst,
@@ -239,6 +252,39 @@ fn worth_another_live_round(laps: &[Lap], settled: Duration) -> bool {
         && copying * 2.0 >= last.secs
 }
 
+/// Opens a connection of a channel to the joiner.
+type Connect<'a> = dyn Fn(Channel) -> Result<Connection<Transport>> + Sync + 'a;
+
+/// Data streams opened at once: each costs a few round trips (TCP, TLS,
+/// the proof of the secret), so a round on a WAN link would otherwise wait
+/// a second for its streams, the locked round too. Half of what the joiner
+/// lets handshake at once.
+const CONNECTS_AT_ONCE: usize = 8;
+
+/// A round's `count` data streams, [`CONNECTS_AT_ONCE`] at a time.
+fn open_streams(connect: &Connect<'_>, count: usize) -> Result<Vec<Connection<Transport>>> {
+    let mut conns = Vec::with_capacity(count);
+    while conns.len() < count {
+        let batch = (count - conns.len()).min(CONNECTS_AT_ONCE);
+        let opened: Vec<Result<_>> = std::thread::scope(|scope| {
+            let opening: Vec<_> = (0..batch)
+                .map(|_| scope.spawn(|| connect(Channel::Data)))
+                .collect();
+            opening
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| bail!("opening a data stream panicked"))
+                })
+                .collect()
+        });
+        for conn in opened {
+            conns.push(conn?);
+        }
+    }
+    Ok(conns)
+}
+
 /// What every round of one SST shares.
 struct Rounds<'a> {
     settings: &'a Settings,
@@ -256,7 +302,7 @@ impl<'a> Rounds<'a> {
     fn run(
         &self,
         control: &mut Connection<Transport>,
-        connect: &dyn Fn(Channel) -> Result<Connection<Transport>>,
+        connect: &Connect<'_>,
         binlogs: &[PathBuf],
         release: Option<Release<'_>>,
     ) -> Result<Arc<Progress>> {
@@ -280,9 +326,7 @@ impl<'a> Rounds<'a> {
         );
         send_manifest(control, &entries, &plan)?;
         let held = read_haves(control, plan.files())?;
-        let conns = (0..self.streams)
-            .map(|_| connect(Channel::Data))
-            .collect::<Result<Vec<_>>>()?;
+        let conns = open_streams(connect, self.streams)?;
         let progress = Progress::new("donor", plan.bytes(), plan.files());
         let reporter = Reporter::start(Arc::clone(&progress), self.progress.clone());
         let round = Round {
@@ -400,7 +444,8 @@ fn finish(
     }
 }
 
-/// Connects to the joiner (retrying briefly) and opens `channel`.
+/// Connects to the joiner (retrying briefly) and opens `channel`; with
+/// the time the TCP connect took, one round trip.
 fn open_channel(
     settings: &Settings,
     tls: &Tls,
@@ -408,27 +453,30 @@ fn open_channel(
     channel: Channel,
     stop: &Stop,
     limit: &DonorLimit<'_>,
-) -> Result<Connection<Transport>> {
+) -> Result<(Connection<Transport>, Duration)> {
     let address = &settings.address;
-    let tcp = connect_any(&resolve(address.host_unescaped(), address.port)?, stop)?;
+    let (tcp, round_trip) = connect_any(&resolve(address.host_unescaped(), address.port)?, stop)?;
     stop.watch(&tcp)?;
     let peer = format!("{}:{}", address.host, address.port);
     let stream = tls.wrap(TimedStream::new(tcp, settings.timeouts.idle)?.limited(limit.wire()))?;
     let mut conn = Connection::new(stream, peer);
     handshake::open(&mut conn, key, channel)?;
-    Ok(conn)
+    Ok((conn, round_trip))
 }
 
 /// Connects to the first reachable address, retrying for a few seconds
 /// (a refused connection right after `ready` is not worth failing an SST).
-fn connect_any(targets: &[SocketAddr], stop: &Stop) -> Result<TcpStream> {
+/// With the time the successful connect took (SYN to SYN-ACK: one round
+/// trip).
+fn connect_any(targets: &[SocketAddr], stop: &Stop) -> Result<(TcpStream, Duration)> {
     let started = Instant::now();
     loop {
         stop.check()?;
         let mut last_error = None;
         for target in targets {
+            let attempt = Instant::now();
             match TcpStream::connect_timeout(target, CONNECT_PATIENCE) {
-                Ok(tcp) => return Ok(tcp),
+                Ok(tcp) => return Ok((tcp, attempt.elapsed())),
                 Err(e) => last_error = Some((target, e)),
             }
         }

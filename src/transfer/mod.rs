@@ -27,8 +27,9 @@ mod window;
 /// Bytes per block: the unit of hashing, of `Block` frames and of holes.
 pub(crate) const BLOCK_SIZE: u32 = 1 << 20;
 
-/// Blocks per piece: the unit of work a data stream takes at a time, so
-/// a big file is spread over every stream.
+/// Most blocks per piece, the unit of work a data stream takes at a time,
+/// so a big file is spread over every stream (fewer in a round that is
+/// small for its streams: `schedule::piece_blocks`).
 pub(crate) const PIECE_BLOCKS: u64 = 64;
 
 /// The joiner's directory for received binlogs until they replace the old

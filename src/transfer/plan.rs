@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 
 use super::BLOCK_SIZE;
 use super::Layout;
-use super::schedule::Schedule;
+use super::schedule::{Schedule, piece_blocks};
 use super::snapshot::Snapshot;
 use super::walk::{Entry, EntryKind};
 use crate::fsutil::{RelPath, describe};
@@ -139,13 +139,15 @@ impl<'a> Plan<'a> {
         self.bytes
     }
 
-    pub(super) fn schedule(&self) -> Schedule {
+    /// The order in which `streams` streams send the files.
+    pub(super) fn schedule(&self, streams: usize) -> Schedule {
         let shape: Vec<(u64, u64, bool)> = self
             .files
             .iter()
             .map(|f| (f.blocks, f.size, f.clone.is_none()))
             .collect();
-        Schedule::new(&shape)
+        let blocks = shape.iter().map(|&(blocks, _, _)| blocks).sum();
+        Schedule::new(&shape, piece_blocks(blocks, streams))
     }
 }
 

@@ -123,7 +123,7 @@ pub(crate) fn send_data(
         plan,
         round,
         unlock,
-        schedule: plan.schedule(),
+        schedule: plan.schedule(conns.len()),
         folds: Mutex::new(HashMap::new()),
         abandoned: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
         progress,

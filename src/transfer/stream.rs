@@ -14,12 +14,12 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Result, bail};
 
+use super::BLOCK_SIZE;
 use super::codec::Compressor;
 use super::schedule::Piece;
 use super::send::Shared;
 use super::source::{Source, Unreadable, file_bytes, is_hole, open_source};
 use super::window::Window;
-use super::{BLOCK_SIZE, PIECE_BLOCKS};
 use crate::fsutil::read_ahead;
 use crate::net::{Connection, Transport};
 use crate::protocol::Frame;
@@ -174,7 +174,7 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
         let mut started = Started {
             piece,
             source,
-            local: (file.blocks <= PIECE_BLOCKS).then(|| Fold::new(file.blocks)),
+            local: (piece.first == 0 && piece.count >= file.blocks).then(|| Fold::new(file.blocks)),
             checks: Vec::new(),
             changed: None,
         };

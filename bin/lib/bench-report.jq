@@ -52,8 +52,8 @@ def row: join("\t");
   (([$g[] | select(.part == "load") | .size_mb] | unique[]) as $z
   | [$g[] | select(.part == "load" and .size_mb == $z)] | if length == 0 then empty else
       "", "Lock under a write load, \($z) MiB datadir (\(.[0].m.load_tps.med | fmt(0)) tx/s oltp_write_only on node 1)",
-      (["method", "runs", "lock", "flush wait", "longest write stall ms", "locked-round s", "locked-round MiB", "SST joiner", "join->Synced", "tables equal"] | row),
-      (.[] | [.variant, "\(.n)", (.m.lock_s | cell(3)), (.m.flush_wait_s | cell(3)), (.m.stall_ms | cell(0)), (.m.locked_round_s | cell(3)),
+      (["method", "runs", "lock", "flush wait", "longest write stall ms", "over the whole load ms", "locked-round s", "locked-round MiB", "SST joiner", "join->Synced", "tables equal"] | row),
+      (.[] | [.variant, "\(.n)", (.m.lock_s | cell(3)), (.m.flush_wait_s | cell(3)), (.m.stall_ms | cell(0)), (.m.stall_load_ms | cell(0)), (.m.locked_round_s | cell(3)),
               (.m.locked_round_mib | cell(1)), (.m.sst_joiner_s | cell(2)), (.m.join_s | cell(1)),
               (if .equal then "all" else "NO" end)] | row)
     end),
@@ -62,6 +62,7 @@ def row: join("\t");
     [["size MiB", "datadir_mib", 0], ["SST joiner", "sst_joiner_s", 2], ["lock", "lock_s", 3],
      ["mariadbd's flush", "flush_wait_s", 3], ["donor read MiB", "donor_read_mib", 0],
      ["read/datadir", "read_ratio", 2], ["longest write stall ms", "stall_ms", 0],
+     ["over the whole load ms", "stall_load_ms", 0],
      ["join->Synced", "join_s", 1], ["CPU donor", "cpu_donor_s", 1]])),
   (.ratios.cache[]? | ["  \(.part) \(.size_mb) MiB: SST \(.sst_vs_rsync | ratio), lock \(.lock_vs_rsync | ratio) (\(.lock_growth | ratio)x the smallest size's), reads \(.reads | ratio) (rsync \(.rsync_reads | ratio)), stall \(.stall_ms | ratio) ms (rsync \(.rsync_stall_ms | ratio))"] | row),
   table("slow"; "Slow link (\(.meta.link), two network namespaces), \($sz[2]) MiB requested";

@@ -34,7 +34,7 @@ def group_stats:
         cpu_sampled_donor_s: st(.cpu_sampled_donor_s), cpu_sampled_joiner_s: st(.cpu_sampled_joiner_s),
         sent_ratio: st(div(.payload_bytes // .wire_to_joiner; .set_bytes // .datadir_bytes)),
         wire_ratio: st(div(.wire_to_joiner; .datadir_bytes)),
-        stall_ms: st(.stall_ms), load_tps: st(.load_tps), load_errors: st(.load_errors),
+        stall_ms: st(.stall_ms), stall_load_ms: st(.stall_load_ms), load_tps: st(.load_tps), load_errors: st(.load_errors),
         link_mibs: st(.link_mibs),
         donor_read_mib: st(.donor_read_bytes | mib),
         read_ratio: st(div(.donor_read_bytes; .datadir_bytes)),

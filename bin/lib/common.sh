@@ -75,8 +75,8 @@ RS_APT_PACKAGES=(
     # verdict it checks (both in Debian 12).
     rpm2cpio cpio lintian rpmlint
     # tests/cluster/rsrsync_oracle.sh: its write load, and the XFS image
-    # (reflink) its cluster runs on.
-    sysbench xfsprogs
+    # (reflink) its cluster runs on; bin/bench's cache part on btrfs.
+    sysbench xfsprogs btrfs-progs
 )
 
 # Install the missing ones of the given apt packages, quietly; output goes to

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Scratch filesystems and memory limits for tests and the benchmark.
 #
-# sc_xfs_up makes an XFS image with reflink (the RHEL family's default
-# filesystem), attached with losetup --direct-io=on so the host's page
+# sc_image_up makes an XFS (the RHEL family's default filesystem) or
+# btrfs image with reflink, attached with losetup --direct-io=on so the host's page
 # cache does not hold the image (a memory limit on the node would leak
-# through it otherwise), mounted on a fresh directory; sc_xfs_down removes
+# through it otherwise), mounted on a fresh directory; sc_image_down removes
 # all of it. sc_cgroup_* put processes in a memory cgroup (v1 or v2,
 # whichever the host has) whose limit caps their page cache, and read the
 # bytes they read from storage. Source bin/lib/common.sh first. Call from the
@@ -14,22 +14,30 @@
 SC_IMG='' SC_LOOP='' SC_MNT=''
 SC_CG=''
 
-# Make a $1 (e.g. 8G) XFS image in directory $2 (default /var/tmp),
-# attach and mount it; sets SC_MNT (owned by root, mode 755).
-sc_xfs_up() {
-    local size=$1 dir=${2:-/var/tmp}
-    command -v mkfs.xfs >/dev/null || die "mkfs.xfs is missing (apt install xfsprogs)"
-    SC_IMG=$(mktemp "$dir/rsrsync-xfs.XXXXXX.img")
+# Make a $1 (e.g. 8G) image of filesystem $2 with reflink (xfs, the
+# default, or btrfs) in directory $3 (default /var/tmp), attach and mount
+# it; sets SC_MNT (owned by root, mode 755).
+sc_image_up() {
+    local size=$1 fs=${2:-xfs} dir=${3:-/var/tmp}
+    case $fs in
+        xfs) command -v mkfs.xfs >/dev/null || die "mkfs.xfs is missing (apt install xfsprogs)" ;;
+        btrfs) command -v mkfs.btrfs >/dev/null || die "mkfs.btrfs is missing (apt install btrfs-progs)" ;;
+        *) die "sc_image_up: no image of filesystem '$fs' (xfs, btrfs)" ;;
+    esac
+    SC_IMG=$(mktemp "$dir/rsrsync-$fs.XXXXXX.img")
     truncate -s "$size" "$SC_IMG"
-    mkfs.xfs -q -m reflink=1 "$SC_IMG" || die "mkfs.xfs failed on $SC_IMG"
+    case $fs in
+        xfs) mkfs.xfs -q -m reflink=1 "$SC_IMG" || die "mkfs.xfs failed on $SC_IMG" ;;
+        btrfs) mkfs.btrfs -q "$SC_IMG" >/dev/null || die "mkfs.btrfs failed on $SC_IMG" ;;
+    esac
     SC_LOOP=$(losetup --direct-io=on -f --show "$SC_IMG") || die "losetup failed for $SC_IMG"
-    SC_MNT=$(mktemp -d /mnt/rsrsync-xfs.XXXXXX)
+    SC_MNT=$(mktemp -d "/mnt/rsrsync-$fs.XXXXXX")
     mount "$SC_LOOP" "$SC_MNT" || die "mounting $SC_LOOP on $SC_MNT failed"
     chmod 755 "$SC_MNT"
 }
 
-# Unmount, detach and delete what sc_xfs_up made (quietly, for traps).
-sc_xfs_down() {
+# Unmount, detach and delete what sc_image_up made (quietly, for traps).
+sc_image_down() {
     if [[ -n $SC_MNT ]]; then
         umount "$SC_MNT" 2>/dev/null || umount -l "$SC_MNT" 2>/dev/null || true
         rmdir "$SC_MNT" 2>/dev/null || true
@@ -97,5 +105,5 @@ sc_cgroup_down() {
 # Undo everything above (for EXIT traps).
 sc_down_all() {
     sc_cgroup_down
-    sc_xfs_down
+    sc_image_down
 }

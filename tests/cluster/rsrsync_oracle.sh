@@ -234,7 +234,7 @@ oracle_run() {
 
 phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD"
 if [[ $ORACLE_FS == xfs ]]; then
-    sc_xfs_up "$((DATA_MB * 8 + 3072))M"
+    sc_image_up "$((DATA_MB * 8 + 3072))M" xfs
     CL_TMP=$SC_MNT
 fi
 COPY=$(mktemp -d /var/tmp/rsrsync-oracle-copy.XXXXXX)

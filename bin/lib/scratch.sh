@@ -2,8 +2,8 @@
 # Scratch filesystems and memory limits for tests and the benchmark.
 #
 # sc_image_up makes an XFS (the RHEL family's default filesystem) or
-# btrfs image with reflink, attached with losetup --direct-io=on so the host's page
-# cache does not hold the image (a memory limit on the node would leak
+# btrfs image with reflink, attached with losetup --direct-io=on so the
+# host's page cache does not hold the image (a memory limit on the node would leak
 # through it otherwise), mounted on a fresh directory; sc_image_down removes
 # all of it. sc_cgroup_* put processes in a memory cgroup (v1 or v2,
 # whichever the host has) whose limit caps their page cache, and read the
@@ -18,18 +18,17 @@ SC_CG=''
 # default, or btrfs) in directory $3 (default /var/tmp), attach and mount
 # it; sets SC_MNT (owned by root, mode 755).
 sc_image_up() {
-    local size=$1 fs=${2:-xfs} dir=${3:-/var/tmp}
+    local size=$1 fs=${2:-xfs} dir=${3:-/var/tmp} package
+    local -a mkfs
     case $fs in
-        xfs) command -v mkfs.xfs >/dev/null || die "mkfs.xfs is missing (apt install xfsprogs)" ;;
-        btrfs) command -v mkfs.btrfs >/dev/null || die "mkfs.btrfs is missing (apt install btrfs-progs)" ;;
+        xfs) mkfs=(mkfs.xfs -q -m reflink=1) package=xfsprogs ;;
+        btrfs) mkfs=(mkfs.btrfs -q) package=btrfs-progs ;;
         *) die "sc_image_up: no image of filesystem '$fs' (xfs, btrfs)" ;;
     esac
+    command -v "${mkfs[0]}" >/dev/null || die "${mkfs[0]} is missing (apt install $package)"
     SC_IMG=$(mktemp "$dir/rsrsync-$fs.XXXXXX.img")
     truncate -s "$size" "$SC_IMG"
-    case $fs in
-        xfs) mkfs.xfs -q -m reflink=1 "$SC_IMG" || die "mkfs.xfs failed on $SC_IMG" ;;
-        btrfs) mkfs.btrfs -q "$SC_IMG" >/dev/null || die "mkfs.btrfs failed on $SC_IMG" ;;
-    esac
+    "${mkfs[@]}" "$SC_IMG" >/dev/null || die "${mkfs[0]} failed on $SC_IMG"
     SC_LOOP=$(losetup --direct-io=on -f --show "$SC_IMG") || die "losetup failed for $SC_IMG"
     SC_MNT=$(mktemp -d "/mnt/rsrsync-$fs.XXXXXX")
     mount "$SC_LOOP" "$SC_MNT" || die "mounting $SC_LOOP on $SC_MNT failed"

@@ -3,9 +3,9 @@
 #
 # sc_image_up makes an XFS (the RHEL family's default filesystem) or
 # btrfs image with reflink, attached with losetup --direct-io=on so the
-# host's page cache does not hold the image (a memory limit on the node would leak
-# through it otherwise), mounted on a fresh directory; sc_image_down removes
-# all of it. sc_cgroup_* put processes in a memory cgroup (v1 or v2,
+# host's page cache does not hold the image (a memory limit on the node
+# would leak through it otherwise), mounted on a fresh directory;
+# sc_image_down removes all of it. sc_cgroup_* put processes in a memory cgroup (v1 or v2,
 # whichever the host has) whose limit caps their page cache, and read the
 # bytes they read from storage. Source bin/lib/common.sh first. Call from the
 # main shell: the state is in shell variables, and sc_down_all undoes

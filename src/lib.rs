@@ -38,9 +38,9 @@
 //!   came from), `protocol` (bytes only: `frame`, its field reader `body`,
 //!   the file classes `class`, the proofs `auth`, the hashes `digest`),
 //!   `fsutil` (the only place peer-supplied names become paths),
-//!   `progress` (a transfer's counters), `signals` (signals and a dead
-//!   parent become one stop token), `parent` (watching mariadbd, reading
-//!   `/proc`), `server_input` (what mariadbd writes on stdin), `sst_io`
+//!   `progress` (a transfer's counters), `parallel` (a map on a few
+//!   threads at once), `signals` (signals and a dead parent become one
+//!   stop token), `parent` (watching mariadbd, reading `/proc`), `server_input` (what mariadbd writes on stdin), `sst_io`
 //!   (the only writer of stdout: mariadbd's lines), `logger` (the
 //!   `WSREP_SST:` lines on stderr).
 //! - `net` (sockets, no files): `address`, `listener`, `stream` (timed
@@ -84,6 +84,7 @@ mod fsutil;
 pub mod fuzzing;
 mod logger;
 mod net;
+mod parallel;
 mod parent;
 mod progress;
 mod protocol;

@@ -263,26 +263,10 @@ const CONNECTS_AT_ONCE: usize = 8;
 
 /// A round's `count` data streams, [`CONNECTS_AT_ONCE`] at a time.
 fn open_streams(connect: &Connect<'_>, count: usize) -> Result<Vec<Connection<Transport>>> {
-    let mut conns = Vec::with_capacity(count);
-    while conns.len() < count {
-        let batch = (count - conns.len()).min(CONNECTS_AT_ONCE);
-        let opened: Vec<Result<_>> = std::thread::scope(|scope| {
-            let opening: Vec<_> = (0..batch)
-                .map(|_| scope.spawn(|| connect(Channel::Data)))
-                .collect();
-            opening
-                .into_iter()
-                .map(|t| {
-                    t.join()
-                        .unwrap_or_else(|_| bail!("opening a data stream panicked"))
-                })
-                .collect()
-        });
-        for conn in opened {
-            conns.push(conn?);
-        }
-    }
-    Ok(conns)
+    crate::parallel::map(count, CONNECTS_AT_ONCE, |_| connect(Channel::Data))
+        .into_iter()
+        .map(|opened| opened.unwrap_or_else(|| bail!("opening a data stream panicked")))
+        .collect()
 }
 
 /// What every round of one SST shares.

@@ -31,6 +31,12 @@ use nix::sys::stat::Mode;
 
 use crate::fsutil::human_bytes;
 
+/// Files cloned at once. A clone waits on the filesystem's metadata (its
+/// extent tree, read from disk when the page cache was dropped, and on
+/// btrfs a transaction), not on a CPU: one at a time, btrfs took 1.4-1.6 s
+/// under the lock for 694 files of a 4.4 GiB datadir.
+const CLONES_AT_ONCE: usize = 4;
+
 /// Descriptors kept free for everything else the donor opens (streams,
 /// sources, logs) when clones take the rest.
 const SPARE_FDS: u64 = 256;
@@ -98,18 +104,22 @@ pub(crate) fn take(files: &[(&Path, u64)]) -> Snapshot {
                         .for_each(|&i| refuse(why.clone(), files[i].1));
                     continue;
                 }
-                for &i in &group.ids {
-                    let (path, size) = files[i];
-                    if budget == 0 {
-                        refuse(no_descriptors(), size);
-                        continue;
-                    }
-                    match clone_file(path) {
-                        Ok(clone) => {
-                            budget -= 1;
-                            clones[i] = Some(clone);
-                        }
-                        Err(why) => refuse(why, size),
+                // What the descriptors allow, cloned a few at a time.
+                let room = group
+                    .ids
+                    .len()
+                    .min(usize::try_from(budget).unwrap_or(usize::MAX));
+                let (cloned, left) = group.ids.split_at(room);
+                left.iter()
+                    .for_each(|&i| refuse(no_descriptors(), files[i].1));
+                budget -= room as u64;
+                let made = crate::parallel::map(cloned.len(), CLONES_AT_ONCE, |k| {
+                    clone_file(files[cloned[k]].0)
+                });
+                for (&i, made) in cloned.iter().zip(made) {
+                    match made.unwrap_or_else(|| Err(Refusal("cloning panicked".into()))) {
+                        Ok(clone) => clones[i] = Some(clone),
+                        Err(why) => refuse(why, files[i].1),
                     }
                 }
             }

@@ -810,6 +810,7 @@ fn check_and_the_dry_run_agree_on_every_setting() {
          [client-server]\nsst-max-binlogs = 2\n\
          [sst]\nbackup-threads = 3\nrsrsync-lock = short\nrsrsync-delta = off\n\
          rsrsync-compress = zstd\nrlimit-lock = on\nrsrsync-flush-timeout = 600\n\
+         rsrsync-io-priority = Normal\n\
          !include {included}\n",
         data = data.display(),
         included = included.display()
@@ -870,6 +871,7 @@ fn check_and_the_dry_run_agree_on_every_setting() {
     );
     assert_eq!(value("backup-threads"), "3");
     assert_eq!(value("rsrsync-delta"), "off");
+    assert_eq!(value("rsrsync-io-priority"), "normal");
     assert!(
         value("rlimit").starts_with("64 MiB/s"),
         "{}",

@@ -90,6 +90,10 @@ pub(crate) struct Settings {
     /// filesystem can (`rsrsync-snapshot=auto`, the default) and send the
     /// clones after `continue`; `off` compares every file under the lock.
     pub(crate) snapshot: bool,
+    /// Donor: after `continue`, copy at idle I/O priority
+    /// (`rsrsync-io-priority=idle`, the default) or at the priority
+    /// mariadbd gave us (`normal`; see `roles::priority`).
+    pub(crate) idle_copy: bool,
     /// Tests: the byte-equal oracle's directory (`RSRSYNC_TEST_HOLD`,
     /// see `roles::oracle`).
     pub(crate) test_hold: Option<PathBuf>,
@@ -179,7 +183,7 @@ impl Settings {
             idle: knobs.seconds("rsrsync-timeout", 120, MIN_IDLE),
             flush: knobs.seconds("rsrsync-flush-timeout", 3600, Duration::ZERO),
         };
-        let [lock, snapshot, delta, compress, rlimit_lock] = knobs.switches();
+        let [lock, snapshot, delta, compress, rlimit_lock, io_priority] = knobs.switches();
         let short_lock = lock == "short";
         // rsrsync-lock=full reads every file under the lock: no snapshot.
         let snapshot = snapshot == "auto" && short_lock;
@@ -191,6 +195,8 @@ impl Settings {
         knobs.switch_row("rsrsync-snapshot", if snapshot { "auto" } else { "off" });
         knobs.switch_row("rsrsync-delta", if delta { "on" } else { "off" });
         knobs.switch_row("rsrsync-compress", compress_name);
+        knobs.switch_row("rsrsync-io-priority", io_priority);
+        let idle_copy = io_priority == "idle";
         let rlimit = Rlimit::resolve(config).unwrap_or_else(|problem| {
             problems.push(problem);
             None
@@ -215,6 +221,7 @@ impl Settings {
                 live_settled: Duration::from_secs(1),
                 compress,
                 snapshot,
+                idle_copy,
                 test_hold: env("RSRSYNC_TEST_HOLD")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from),

@@ -165,7 +165,11 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         let secs = locked.elapsed().as_secs_f64();
         log::info!("Lock released after {secs:.3} s ({flush_secs:.3} s of them mariadbd's flush)");
         // The rest of the copy must not slow the server's commits.
-        super::priority::yield_io();
+        if settings.idle_copy {
+            super::priority::yield_io();
+        } else {
+            log::info!("copy at the I/O priority mariadbd gave (rsrsync-io-priority=normal)");
+        }
         let _ = lock.set(secs);
         limit.unlocked();
         Ok(())

@@ -12,6 +12,13 @@
 //! is no slower: the server writes little. Schedulers that ignore
 //! priorities (`none`) make this a no-op; so does a failure, which is
 //! only logged.
+//!
+//! The cost falls on a donor whose disk the server keeps busy: mq-deadline
+//! serves an idle request once it has waited 10 s (its
+//! `prio_aging_expire`), BFQ gives the idle class one request every 200 ms
+//! (`BFQ_CL_IDLE_TIMEOUT`), so under a write load that fills the disk the
+//! copy crawls. `rsrsync-io-priority=normal` keeps the priority mariadbd
+//! gave us, for operators who would rather slow the server than the SST.
 
 /// Puts every thread of this process (and so the threads they start) in
 /// the idle I/O class. Advice only: errors are logged, never returned.

@@ -47,7 +47,7 @@ require_root
 : "${DATA_MB:=20}" "${ORACLE_RUNS:=4}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
 : "${ORACLE_VARIANTS:=snapshot classic}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
-BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE=''
+BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE='' DDL_STOP=''
 
 on_exit() {
     local rc=$?
@@ -80,6 +80,36 @@ await_file() {
         ((SECONDS - t0 < 600)) || die "$1 did not appear within 600 s"
         sleep 0.05
     done
+}
+
+# Start node 2 and wait until its SST holds the donor ($HOLD/donor.set);
+# node 1's log mark is $1. Under the unlimited torture load Galera's state
+# exchange sometimes never ends: node 1 logs "Temporary failure in sending
+# state UUID, will try again in next primary component", no next component
+# comes, and node 2 waits for a state transfer nobody requested (no SST
+# starts: this is before any SST). Killing node 2 gives node 1 that next
+# component; the join is tried 3 times, and each retry is said.
+start_joiner() {
+    local m1=$1 try t0
+    for try in 1 2 3; do
+        cl_start 2
+        t0=$SECONDS
+        until [[ -e $HOLD/donor.set ]]; do
+            cl_running 2 || die "node 2 stopped while the test waited for $HOLD/donor.set"
+            ((SECONDS - t0 < 600)) || die "$HOLD/donor.set did not appear within 600 s"
+            if ((SECONDS - t0 >= 30)) &&
+                [[ -z $(cl_log_grep 1 "$m1" 'SST started on donor') &&
+                    -n $(cl_log_grep 1 "$m1" 'Temporary failure in sending state UUID') ]]; then
+                break
+            fi
+            sleep 0.05
+        done
+        [[ -e $HOLD/donor.set ]] && return 0
+        say "   Galera's state exchange hung (node 1: \"Temporary failure in sending state UUID\"), no SST started in 30 s: node 2 killed and started again (try $try of 3)"
+        cl_kill 2
+        m1=$(cl_log_mark 1)
+    done
+    die "Galera's state exchange hung 3 times in a row: no SST to test"
 }
 
 # Copy the donor's transfer set (donor.set) into $COPY/<class>/<path>.
@@ -123,8 +153,10 @@ compare_joiner() {
     printf '%s files, %s bytes\n' "$n" "$bytes"
 }
 
-# DDL on node 1 in a loop until killed (torture load); each loop that ran
-# every statement adds a line to $DDL_DONE. The bulk load into the empty
+# DDL on node 1 in a loop until $DDL_STOP exists (torture load); each loop
+# that ran every statement adds a line to $DDL_DONE. A stop file, not a
+# signal: a killed loop would leave its client running DDL on node 1 while
+# the tables are compared. The bulk load into the empty
 # table is one autocommit statement: wrapped in BEGIN … COMMIT, its commit
 # once hung for good under the donor's FLUSH TABLES WITH READ LOCK, which
 # on a Galera node pauses the provider first ("Provider paused at …") and
@@ -141,7 +173,7 @@ ddl_loop() {
         SET GLOBAL innodb_undo_log_truncate = ON;
         SET GLOBAL innodb_max_undo_log_size = 10485760" >/dev/null ||
         warn "the torture load's setup failed on node 1"
-    while :; do
+    until [[ -e $DDL_STOP ]]; do
         n=$((n + 1))
         cl_sql 1 "ALTER TABLE tort.t1 FORCE;
             ALTER TABLE tort.t1 ADD INDEX ik (k);
@@ -166,6 +198,7 @@ load_start() {
         writes) bn_load_start 1 100 3600 "$1" ;;
         torture)
             DDL_DONE="$CL_BASE/logs/ddl-done-$RANDOM.txt"
+            DDL_STOP="$DDL_DONE.stop"
             : >"$DDL_DONE"
             bn_load_start 1 0 3600 "$1"
             ddl_loop &
@@ -177,7 +210,12 @@ load_start() {
 
 load_stop() {
     if [[ -n $DDL_PID ]]; then
-        kill -TERM "$DDL_PID" 2>/dev/null || true
+        local t0=$SECONDS
+        touch "$DDL_STOP"
+        while _cl_alive "$DDL_PID"; do
+            ((SECONDS - t0 < 300)) || die "the DDL loop did not end within 300 s of being told to"
+            sleep 0.1
+        done
         wait "$DDL_PID" 2>/dev/null || true
         DDL_PID=
         [[ -s $DDL_DONE ]] || die "no loop of the DDL load ran to its end (errors in $CL_BASE/logs/ddl.err)"
@@ -189,7 +227,7 @@ load_stop() {
 # One SST of variant $1 in run $2, into an empty joiner or (when $3 is
 # "rejoin") over node 2's previous datadir.
 oracle_run() {
-    local variant=$1 r=$2 how=$3 m1 m2 files compared out
+    local variant=$1 r=$2 how=$3 m1 m2 files compared out tables
     phase_begin "run $r: $variant, $how joiner, load $ORACLE_LOAD: node 2's files equal the locked copy"
     # The holds may outlast the default inactivity timeout of 120 s.
     case $variant in
@@ -208,8 +246,7 @@ oracle_run() {
     sleep 2
     m1=$(cl_log_mark 1)
     m2=$(cl_log_mark 2)
-    cl_start 2
-    await_file "$HOLD/donor.set" 2
+    start_joiner "$m1"
     files=$(copy_donor_set)
     touch "$HOLD/donor.go"
     await_file "$HOLD/joiner.ready" 2
@@ -226,7 +263,8 @@ oracle_run() {
     fi
     say "   copied $files files under the lock; joiner: $compared equal"
     say "   $(cl_log_grep 1 "$m1" 'Lock released after' | sed 's/.*WSREP_SST: //' | tail -n 1)"
-    say "   tables equal: $(cl_compare_checksums 2 1); load: $(cat "$out.result") (stall ms, tx/s, errors)"
+    tables=$(cl_compare_checksums 2 1) || die "node 2's tables differ from node 1's (listed above)"
+    say "   tables equal: $tables; load: $(cat "$out.result") (stall ms, tx/s, errors)"
     cl_stop 2
     cl_wait_size 1 1 60
     phase_end

@@ -40,9 +40,10 @@
 //!   `fsutil` (the only place peer-supplied names become paths),
 //!   `progress` (a transfer's counters), `parallel` (a map on a few
 //!   threads at once), `signals` (signals and a dead parent become one
-//!   stop token), `parent` (watching mariadbd, reading `/proc`), `server_input` (what mariadbd writes on stdin), `sst_io`
-//!   (the only writer of stdout: mariadbd's lines), `logger` (the
-//!   `WSREP_SST:` lines on stderr).
+//!   stop token), `parent` (watching mariadbd, reading `/proc`),
+//!   `server_input` (what mariadbd writes on stdin), `sst_io` (the only
+//!   writer of stdout: mariadbd's lines), `logger` (the `WSREP_SST:` lines
+//!   on stderr).
 //! - `net` (sockets, no files): `address`, `listener`, `stream` (timed
 //!   TCP), `ratelimit` (a side's shared cap on writes), `transport` (plain
 //!   or TLS), `connection` (framed), `handshake`.

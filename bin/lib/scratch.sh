@@ -13,6 +13,7 @@
 
 SC_IMG='' SC_LOOP='' SC_MNT=''
 SC_CG=''
+SC_TMPFS=''
 
 # Make a $1 (e.g. 8G) image of filesystem $2 with reflink (xfs, the
 # default, or btrfs) in directory $3 (default /var/tmp), attach and mount
@@ -101,8 +102,27 @@ sc_cgroup_down() {
     SC_CG=''
 }
 
+# Mount a tmpfs of $2 (e.g. 6G) on the existing directory $1, keeping its
+# owner and mode; sets SC_TMPFS.
+sc_tmpfs_up() {
+    local dir=$1 size=$2 owner mode
+    owner=$(stat -c %u:%g "$dir") mode=$(stat -c %a "$dir")
+    mount -t tmpfs -o "size=$size,mode=$mode" tmpfs "$dir" || die "mounting a tmpfs on $dir failed"
+    SC_TMPFS=$dir
+    chown "$owner" "$dir"
+}
+
+# Unmount what sc_tmpfs_up mounted (lazily while a process still uses it:
+# quietly, for traps).
+sc_tmpfs_down() {
+    [[ -n $SC_TMPFS ]] || return 0
+    umount "$SC_TMPFS" 2>/dev/null || umount -l "$SC_TMPFS" 2>/dev/null || true
+    SC_TMPFS=''
+}
+
 # Undo everything above (for EXIT traps).
 sc_down_all() {
+    sc_tmpfs_down
     sc_cgroup_down
     sc_image_down
 }

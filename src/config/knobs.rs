@@ -12,13 +12,14 @@ use crate::exit::Exit;
 
 /// rsrsync's switches in `[sst]` and their values (the first is the
 /// default).
-const SWITCHES: [(&str, &[&str]); 6] = [
+const SWITCHES: [(&str, &[&str]); 7] = [
     ("rsrsync-lock", &["short", "full"]),
     ("rsrsync-snapshot", &["auto", "off"]),
     ("rsrsync-delta", &["on", "off"]),
     ("rsrsync-compress", &["none", "lz4", "zstd"]),
     ("rlimit-lock", &["off", "on"]),
     ("rsrsync-io-priority", &["idle", "normal"]),
+    ("rsrsync-lock-index", &["full", "redo"]),
 ];
 
 /// Upper bound on data streams, whatever the configuration says.
@@ -165,7 +166,7 @@ impl Knobs<'_> {
     /// choices is a problem that stops the SST, and its default stands
     /// in. No rows: what they mean depends on each other (see
     /// [`Knobs::switch_row`]).
-    pub(super) fn switches(&mut self) -> [&'static str; 6] {
+    pub(super) fn switches(&mut self) -> [&'static str; 7] {
         SWITCHES.map(|(key, choices)| {
             let Some(value) = self.config.get("sst", key) else {
                 return choices[0];

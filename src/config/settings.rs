@@ -94,6 +94,11 @@ pub(crate) struct Settings {
     /// (`rsrsync-io-priority=idle`, the default) or at the priority
     /// mariadbd gave us (`normal`; see `roles::priority`).
     pub(crate) idle_copy: bool,
+    /// Donor, short lock: follow InnoDB's redo log during the live rounds
+    /// and send the blocks it shows unchanged unread
+    /// (`rsrsync-lock-index=redo`; `full`, the default, compares every
+    /// block; see `transfer::redo`).
+    pub(crate) redo_index: bool,
     /// Tests: the byte-equal oracle's directory (`RSRSYNC_TEST_HOLD`,
     /// see `roles::oracle`).
     pub(crate) test_hold: Option<PathBuf>,
@@ -183,7 +188,15 @@ impl Settings {
             idle: knobs.seconds("rsrsync-timeout", 120, MIN_IDLE),
             flush: knobs.seconds("rsrsync-flush-timeout", 3600, Duration::ZERO),
         };
-        let [lock, snapshot, delta, compress, rlimit_lock, io_priority] = knobs.switches();
+        let [
+            lock,
+            snapshot,
+            delta,
+            compress,
+            rlimit_lock,
+            io_priority,
+            lock_index,
+        ] = knobs.switches();
         let short_lock = lock == "short";
         // rsrsync-lock=full reads every file under the lock: no snapshot.
         let snapshot = snapshot == "auto" && short_lock;
@@ -197,6 +210,13 @@ impl Settings {
         knobs.switch_row("rsrsync-compress", compress_name);
         knobs.switch_row("rsrsync-io-priority", io_priority);
         let idle_copy = io_priority == "idle";
+        // The index serves the rounds before the lock: with the full lock
+        // there are none.
+        let redo_index = lock_index == "redo" && short_lock;
+        knobs.switch_row(
+            "rsrsync-lock-index",
+            if redo_index { "redo" } else { "full" },
+        );
         let rlimit = Rlimit::resolve(config).unwrap_or_else(|problem| {
             problems.push(problem);
             None
@@ -222,6 +242,7 @@ impl Settings {
                 compress,
                 snapshot,
                 idle_copy,
+                redo_index,
                 test_hold: env("RSRSYNC_TEST_HOLD")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from),

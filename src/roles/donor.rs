@@ -27,6 +27,7 @@ use crate::sst_io::Mariadbd;
 use crate::tls::Tls;
 use crate::transfer::BLOCK_SIZE;
 use crate::transfer::plan::{Controls, Plan, send_manifest};
+use crate::transfer::redo::{LockIndex, Quiet};
 use crate::transfer::send::{Release, Round, Unlock, send_data};
 use crate::transfer::snapshot::{self, Stamps};
 use crate::transfer::walk::{Entry, EntryKind, walk};
@@ -125,12 +126,18 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
     // the datadir once more: the one round comes after `continue`.
     let mut done: Vec<Arc<Progress>> = Vec::new();
     let mut laps: Vec<Lap> = Vec::new();
+    // Started before the first round reads a file (see transfer::redo).
+    let mut index = if live && settings.redo_index {
+        LockIndex::start(&settings.layout.redo)
+    } else {
+        None
+    };
     if live {
         // Copy while the server runs, again while that pays (see
         // worth_another_live_round); what changes meanwhile is settled under
         // the lock, which therefore lasts only for the differences.
         loop {
-            let round = rounds.run(&mut control, &connect, &[], None)?;
+            let round = rounds.run(&mut control, &connect, &[], None, index.as_mut())?;
             laps.push(Lap {
                 unsettled: round.unsettled(),
                 secs: round.elapsed(),
@@ -174,7 +181,14 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         limit.unlocked();
         Ok(())
     });
-    done.push(rounds.run(&mut control, &connect, &binlogs, Some(release))?);
+    done.push(rounds.run(
+        &mut control,
+        &connect,
+        &binlogs,
+        Some(release),
+        index.as_mut(),
+    )?);
+    drop(index);
     log::info!("Transfer of data done");
     limit.report();
     finish(&mut control, out, &state, false)?;
@@ -286,22 +300,28 @@ struct Rounds<'a> {
 impl<'a> Rounds<'a> {
     /// One round: walk, file list, the joiner's `Have`s, data; live while
     /// the server runs (files may change), else under the lock, which
-    /// `release` ends as soon as every file is read or cloned.
+    /// `release` ends as soon as every file is read or cloned. With the
+    /// redo log `index`, the blocks it vouches for go unread.
     fn run(
         &self,
         control: &mut Connection<Transport>,
         connect: &Connect<'_>,
         binlogs: &[PathBuf],
         release: Option<Release<'_>>,
+        mut index: Option<&mut LockIndex>,
     ) -> Result<Arc<Progress>> {
         let live = release.is_none();
         let _limited = self.limit.round(live);
         let name = if live { "live" } else { "locked" };
+        let quiet = match (&mut index, live) {
+            (Some(index), false) => Some(index.settle()),
+            _ => None,
+        };
         let controls = Controls::read(&self.settings.layout)?;
         let entries = walk(&self.settings.layout, binlogs, !live)?;
         let mut plan = Plan::new(&entries)?;
         plan.hold(controls);
-        let unlock = release.map(|release| self.locked_work(&entries, &mut plan, release));
+        let unlock = release.map(|release| self.locked_work(&entries, &mut plan, release, quiet));
         // Everything cloned: the lock can go before the file list does.
         if let (Some(unlock), 0) = (&unlock, plan.locked_files()) {
             unlock.release()?;
@@ -314,6 +334,10 @@ impl<'a> Rounds<'a> {
         );
         send_manifest(control, &entries, &plan)?;
         let held = read_haves(control, plan.files())?;
+        let vouched = match &mut index {
+            Some(index) => index.vouch(&plan, &held, live),
+            None => Vec::new(),
+        };
         let conns = open_streams(connect, self.streams)?;
         let progress = Progress::new("donor", plan.bytes(), plan.files());
         let reporter = Reporter::start(Arc::clone(&progress), self.progress.clone());
@@ -321,8 +345,10 @@ impl<'a> Rounds<'a> {
             held,
             live,
             codec: self.settings.compress,
+            vouched,
+            remember: live && index.is_some(),
         };
-        send_data(
+        let kept = send_data(
             &plan,
             &round,
             unlock.as_ref(),
@@ -331,6 +357,9 @@ impl<'a> Rounds<'a> {
             &progress,
             self.stop,
         )?;
+        if let (Some(index), true) = (index, live) {
+            index.remember(&plan, kept);
+        }
         if let Some(unlock) = &unlock {
             unlock.release()?;
         }
@@ -341,12 +370,14 @@ impl<'a> Rounds<'a> {
 
     /// The locked round's work before its data: the files stat'ed as the
     /// lock found them, cloned where they can be, and what ends the lock
-    /// (the oracle's hold when asked, the re-stat, then `release`).
+    /// (the oracle's hold when asked, the re-stat, the redo log index's
+    /// check that InnoDB stayed quiet, then `release`).
     fn locked_work<'e>(
         &self,
         entries: &'e [Entry],
         plan: &mut Plan<'e>,
         release: Release<'e>,
+        quiet: Option<Quiet>,
     ) -> Unlock<'e>
     where
         'a: 'e,
@@ -382,6 +413,9 @@ impl<'a> Rounds<'a> {
                 oracle::hold_donor(dir, entries, stop)?;
             }
             stamps.verify(&watched)?;
+            if let Some(quiet) = quiet {
+                quiet.verify()?;
+            }
             release()
         })
     }

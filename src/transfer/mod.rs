@@ -16,6 +16,7 @@ pub(crate) mod external;
 pub(crate) mod manifest;
 pub(crate) mod plan;
 pub(crate) mod receive;
+pub(crate) mod redo;
 mod schedule;
 pub(crate) mod send;
 pub(crate) mod snapshot;

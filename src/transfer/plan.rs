@@ -28,6 +28,7 @@ pub(crate) struct Plan<'a> {
 
 #[derive(Debug)]
 pub(super) struct PlanFile<'a> {
+    pub(super) class: Class,
     pub(super) source: &'a Path,
     pub(super) size: u64,
     pub(super) blocks: u64,
@@ -88,6 +89,7 @@ impl<'a> Plan<'a> {
         for entry in entries {
             if let EntryKind::File { source, size } = &entry.kind {
                 files.push(PlanFile {
+                    class: entry.class,
                     source,
                     size: *size,
                     blocks: block_count(*size, BLOCK_SIZE),

@@ -7,12 +7,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use anyhow::{Result, ensure};
 
 use super::codec::Codec;
 use super::plan::Plan;
+use super::redo::Vouched;
 use super::schedule::Schedule;
 use super::stream::Worker;
 use super::window::pieces_per_stream;
@@ -34,7 +35,24 @@ pub(crate) struct Round {
     pub(crate) live: bool,
     /// Compress blocks that shrink with this codec.
     pub(crate) codec: Option<Codec>,
+    /// Per file id, the blocks the redo log index vouches for: their
+    /// hash is sent without reading them (see [`super::redo`]).
+    pub(crate) vouched: Vec<Option<Vouched>>,
+    /// Keep the hash of every block the joiner ends the round with, for
+    /// the index of the next round.
+    pub(crate) remember: bool,
 }
+
+impl Round {
+    /// The hash the index vouches for block `block` of file `id`.
+    pub(super) fn vouched(&self, id: u32, block: u64) -> Option<u128> {
+        self.vouched.get(id as usize)?.as_ref()?.hash(block)
+    }
+}
+
+/// Per file id, the block hashes the joiner keeps of a round that
+/// remembered them (`None` for a file given up or not complete).
+pub(crate) type Kept = Vec<Option<Arc<[u128]>>>;
 
 /// The end of the lock: what runs once every file without a clone has
 /// been read (by the stream that reads the last one, or at the start of
@@ -91,6 +109,10 @@ pub(super) struct Shared<'p, 'a, 'u> {
     pub(super) folds: Mutex<HashMap<u32, Fold>>,
     /// Files given up in a live round.
     pub(super) abandoned: Vec<AtomicBool>,
+    /// Files whose digest went out: complete on the joiner.
+    pub(super) digested: Vec<AtomicBool>,
+    /// With [`Round::remember`], each file's block hashes so far.
+    pub(super) hashes: Mutex<HashMap<u32, Vec<u128>>>,
     pub(super) progress: &'p Progress,
     pub(super) stop: &'p Stop,
 }
@@ -98,7 +120,8 @@ pub(super) struct Shared<'p, 'a, 'u> {
 /// Sends every block over `conns` (one worker each), counting into
 /// `progress`, the files without a clone first, and runs `unlock` once
 /// they are read. Keeps `control` alive meanwhile. A failure anywhere
-/// stops every worker (through `stop`) and is returned.
+/// stops every worker (through `stop`) and is returned. With
+/// [`Round::remember`], returns the block hashes the joiner keeps.
 pub(crate) fn send_data(
     plan: &Plan<'_>,
     round: &Round,
@@ -107,7 +130,7 @@ pub(crate) fn send_data(
     control: &mut Connection<Transport>,
     progress: &Progress,
     stop: &Stop,
-) -> Result<()> {
+) -> Result<Kept> {
     ensure!(
         round.held.len() == plan.files.len(),
         "held sizes do not match the plan"
@@ -126,6 +149,8 @@ pub(crate) fn send_data(
         schedule: plan.schedule(conns.len()),
         folds: Mutex::new(HashMap::new()),
         abandoned: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
+        digested: plan.files.iter().map(|_| AtomicBool::new(false)).collect(),
+        hashes: Mutex::new(HashMap::new()),
         progress,
         stop,
     };
@@ -172,5 +197,20 @@ pub(crate) fn send_data(
             Some(e) => Err(e),
             None => stop.check(),
         }
-    })
+    })?;
+    Ok(kept(&shared))
+}
+
+/// The hashes of the files the joiner completed and keeps (those it
+/// was told `Vanished` about it forgets).
+fn kept(shared: &Shared<'_, '_, '_>) -> Kept {
+    let mut hashes = shared.hashes.lock().unwrap_or_else(PoisonError::into_inner);
+    (0..shared.plan.files.len())
+        .map(|id| {
+            let complete = shared.digested[id].load(Ordering::SeqCst)
+                && !shared.abandoned[id].load(Ordering::SeqCst);
+            let hashes = hashes.remove(&(id as u32))?;
+            complete.then(|| hashes.into())
+        })
+        .collect()
 }

@@ -152,6 +152,11 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&file);
+        self.shared
+            .hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&file);
         if self.open.as_ref().is_some_and(|source| source.id == file) {
             self.open = None;
         }
@@ -202,10 +207,15 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
         let source = &started.source;
         let offset = block * u64::from(BLOCK_SIZE);
         let len = (file.size - offset).min(BLOCK_SIZE.into()) as u32;
-        let hole = self.is_hole(source, offset, len)?;
         let checked =
             self.shared.round.held[id as usize].is_some_and(|size| offset + u64::from(len) <= size);
-        let hash = if hole {
+        // A block the redo log index vouches for is what the joiner holds:
+        // its hash goes unread (the joiner still compares it).
+        let vouched = self.shared.round.vouched(id, block).filter(|_| checked);
+        let hole = vouched.is_none() && self.is_hole(source, offset, len)?;
+        let hash = if let Some(hash) = vouched {
+            hash
+        } else if hole {
             self.zero_hash(len)
         } else if checked {
             self.hash(source, offset, len)?
@@ -369,6 +379,7 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
         };
         if let Some(digest) = digest {
             self.conn.write_frame(&Frame::Digest { id, digest })?;
+            self.shared.digested[id as usize].store(true, Ordering::SeqCst);
             self.shared.progress.add_file();
             let locked = self.shared.plan.files[id as usize].clone.is_none();
             if let (Some(unlock), true) = (self.shared.unlock, locked) {
@@ -518,6 +529,19 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
         block: u64,
         hash: u128,
     ) -> Result<()> {
+        if self.shared.round.remember {
+            let mut hashes = self
+                .shared
+                .hashes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let kept = hashes
+                .entry(file)
+                .or_insert_with(|| vec![0; blocks as usize]);
+            if let Some(slot) = kept.get_mut(block as usize) {
+                *slot = hash;
+            }
+        }
         match local {
             Some(fold) => fold.add(block, hash),
             None => self
@@ -540,11 +564,12 @@ impl<'w, 'p, 'a, 'u> Worker<'w, 'p, 'a, 'u> {
     }
 
     /// Asks for block `block` of the file to be read in the background,
-    /// when it is within the file and not held in memory.
+    /// when it is within the file, not held in memory and not vouched for.
     fn read_ahead(&self, source: &Source, block: u64) {
         let file = &self.shared.plan.files[source.id as usize];
         let offset = block * u64::from(BLOCK_SIZE);
-        if file.held.is_none() && offset < file.size {
+        let vouched = self.shared.round.vouched(source.id, block).is_some();
+        if file.held.is_none() && offset < file.size && !vouched {
             read_ahead(&source.file, offset, BLOCK_SIZE.into());
         }
     }

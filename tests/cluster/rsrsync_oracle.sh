@@ -10,16 +10,19 @@
 #   this test compares every file it received with the copy, byte for
 #   byte, and finds no table file on the joiner outside the set. Then
 #   node 2 joins and its tables equal node 1's.
-# Runs ORACLE_RUNS SSTs (default 4) rotating over ORACLE_VARIANTS (default
-# "snapshot classic": rsrsync-snapshot=auto, where every file is cloned
+# Runs ORACLE_RUNS SSTs (default 6) rotating over ORACLE_VARIANTS (default
+# "snapshot classic redo": rsrsync-snapshot=auto, where every file is cloned
 # and the one round runs after `continue`, and rsrsync-snapshot=off, live
-# rounds then the full compare under the lock), each first into an empty
-# joiner, then (from the second pass over the variants) into the joiner's
-# previous datadir (a re-join: delta).
+# rounds then the full compare under the lock; "redo" is
+# rsrsync-snapshot=off with rsrsync-lock-index=redo, the rounds after the
+# first sending unread the blocks InnoDB's redo log shows unchanged), each
+# first into an empty joiner, then (from the second pass over the
+# variants) into the joiner's previous datadir (a re-join: delta).
 # ORACLE_LOAD: "writes" (default: sysbench oltp_write_only at 100 tx/s) or
 # "torture" (oltp_write_only unlimited, plus DDL in a loop on node 1:
 # ALTER TABLE … FORCE, ADD/DROP INDEX, TRUNCATE and a bulk load into the
-# empty table, DROP/CREATE, RENAME, and undo truncation). DATA_MB (20)
+# empty table, DROP/CREATE, RENAME, undo truncation, and FLUSH TABLES …
+# FOR EXPORT, DISCARD and IMPORT TABLESPACE of a table). DATA_MB (20)
 # sizes the data; ORACLE_FS=host puts the cluster on /tmp instead of XFS
 # (no clones: the snapshot variant falls back). rsrsync only. Needs root.
 # Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
@@ -44,10 +47,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 run_with_time_limit "${TEST_TIME_LIMIT:-1800}" "$0" "$@"
 require_root
 [[ $SST_METHOD == rsrsync ]] || die "the oracle holds rsrsync's donor and joiner; run it with SST_METHOD=rsrsync"
-: "${DATA_MB:=20}" "${ORACLE_RUNS:=4}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
-: "${ORACLE_VARIANTS:=snapshot classic}"
+: "${DATA_MB:=20}" "${ORACLE_RUNS:=6}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
+: "${ORACLE_VARIANTS:=snapshot classic redo}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
 BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE='' DDL_STOP=''
+# Blocks the redo log index sent unread under the lock, over all runs.
+VOUCHED=0
 
 on_exit() {
     local rc=$?
@@ -170,6 +175,8 @@ ddl_loop() {
         CREATE TABLE IF NOT EXISTS tort.bulk (id INT PRIMARY KEY, pad VARCHAR(200));
         CREATE TABLE IF NOT EXISTS tort.r (id INT PRIMARY KEY);
         INSERT IGNORE INTO tort.t1 SELECT seq, seq % 97, REPEAT('t', 150) FROM mysql.seq_1_to_20000;
+        CREATE TABLE IF NOT EXISTS tort.imp (id INT PRIMARY KEY, pad VARCHAR(200));
+        INSERT IGNORE INTO tort.imp SELECT seq, REPEAT('i', 150) FROM mysql.seq_1_to_20000;
         SET GLOBAL innodb_undo_log_truncate = ON;
         SET GLOBAL innodb_max_undo_log_size = 10485760" >/dev/null ||
         warn "the torture load's setup failed on node 1"
@@ -187,9 +194,29 @@ ddl_loop() {
             INSERT INTO tort.d$(((n + 1) % 3)) VALUES (1, REPEAT('d', 5000));
             RENAME TABLE tort.r TO tort.r2;
             RENAME TABLE tort.r2 TO tort.r" >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
+            import_cycle >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
             echo "$n" >>"$DDL_DONE"
         sleep 0.2
     done
+}
+
+# Export tort.imp on node 1, discard its tablespace and import the copy
+# (IMPORT rewrites every page of the file without redo log). On node 1
+# alone (wsrep_on=OFF): node 2 has no copy to import, and the test drops
+# the table everywhere before it compares the nodes' tables.
+import_cycle() {
+    local db save
+    db="$(cl_datadir 1)/tort"
+    save="$CL_BASE/logs/export"
+    mkdir -p "$save"
+    cl_sql 1 "SET SESSION wsrep_on = OFF;
+        FLUSH TABLES tort.imp FOR EXPORT;
+        system cp $db/imp.ibd $db/imp.cfg $save/
+        UNLOCK TABLES;
+        ALTER TABLE tort.imp DISCARD TABLESPACE;
+        system cp $save/imp.ibd $save/imp.cfg $db/ && chown mysql:mysql $db/imp.ibd $db/imp.cfg
+        ALTER TABLE tort.imp IMPORT TABLESPACE;
+        UPDATE tort.imp SET pad = REPEAT('j', 150) WHERE id % 50 = 0"
 }
 
 # Start the load of ORACLE_LOAD on node 1 (output to $1).
@@ -220,6 +247,9 @@ load_stop() {
         DDL_PID=
         [[ -s $DDL_DONE ]] || die "no loop of the DDL load ran to its end (errors in $CL_BASE/logs/ddl.err)"
         say "   DDL loops run during the SST: $(wc -l <"$DDL_DONE")"
+        # Node 2 may hold tort.imp discarded (the lock came between DISCARD
+        # and IMPORT, which node 1 ran alone): gone on both nodes.
+        cl_sql 1 "DROP TABLE IF EXISTS tort.imp" || die "dropping tort.imp failed"
     fi
     bn_load_stop 1 "$1" >"$1.result"
 }
@@ -233,7 +263,8 @@ oracle_run() {
     case $variant in
         snapshot) cl_set_sst_options "rsrsync-timeout=900" ;;
         classic) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" ;;
-        *) die "ORACLE_VARIANTS: unknown variant '$variant' (snapshot, classic)" ;;
+        redo) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" "rsrsync-lock-index=redo" ;;
+        *) die "ORACLE_VARIANTS: unknown variant '$variant' (snapshot, classic, redo)" ;;
     esac
     if [[ $how == rejoin ]]; then
         rm -f "$(cl_datadir 2)/grastate.dat"
@@ -260,6 +291,15 @@ oracle_run() {
         cl_expect_log 1 "$m1" "snapshot: ([0-9]+) of \1 files cloned"
     else
         cl_refuse_log 1 "$m1" "files cloned"
+    fi
+    if [[ $variant == redo ]]; then
+        local line
+        cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: following"
+        line=$(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo: (locked round|every file)' | sed 's/.*WSREP_SST: //' | tail -n 1)
+        say "   $line"
+        [[ $line =~ locked\ round:\ ([0-9]+)\ of ]] && VOUCHED=$((VOUCHED + BASH_REMATCH[1]))
+    else
+        cl_refuse_log 1 "$m1" "rsrsync-lock-index=redo"
     fi
     say "   copied $files files under the lock; joiner: $compared equal"
     say "   $(cl_log_grep 1 "$m1" 'Lock released after' | sed 's/.*WSREP_SST: //' | tail -n 1)"
@@ -304,3 +344,9 @@ for ((r = 1; r <= ORACLE_RUNS; r++)); do
     (((r - 1) / n % 2 == 1)) && how=rejoin
     oracle_run "${VARIANTS[$(((r - 1) % n))]}" "$r" "$how"
 done
+if [[ " ${VARIANTS[*]} " == *" redo "* ]]; then
+    phase_begin "the redo log index vouched for blocks under the lock (else the redo runs proved nothing)"
+    ((VOUCHED > 0)) || die "no redo run sent a block unread under the lock"
+    say "   $VOUCHED blocks sent unread under the lock, every one byte-equal"
+    phase_end
+fi

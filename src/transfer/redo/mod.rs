@@ -81,6 +81,8 @@ struct Seen {
     spaces: HashSet<u32>,
     /// Why the index can vouch for nothing, once it cannot.
     broken: Option<String>,
+    /// The LSN up to which the reader has parsed the log.
+    lsn: u64,
 }
 
 impl Seen {
@@ -212,9 +214,9 @@ impl Reader {
             "the redo log ends at LSN {lsn}, before its checkpoint's end {end_lsn}"
         );
         self.lsn = lsn;
-        seen.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .add(&self.touched);
+        let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.add(&self.touched);
+        seen.lsn = lsn;
         Ok(look)
     }
 
@@ -241,19 +243,31 @@ pub(crate) struct LockIndex {
     seen: Arc<Mutex<Seen>>,
     stop: Arc<AtomicBool>,
     follower: Option<JoinHandle<Result<Reader>>>,
-    /// Per file of the last round: its page 0 as that round began, and
+    /// The log followed, and its ring.
+    log: PathBuf,
+    ring: Ring,
+    /// Per file of the last round: what it was as that round began, and
     /// the block hashes the joiner took from it.
     last: HashMap<PathBuf, Kept>,
-    /// The prints of the round in progress.
-    prints: HashMap<PathBuf, Print>,
+    /// What each file is as the round in progress begins.
+    prints: HashMap<PathBuf, Since>,
     logged: bool,
 }
 
 #[derive(Debug)]
 struct Kept {
-    print: Print,
+    since: Since,
     size: u64,
     hashes: Arc<[u128]>,
+}
+
+/// A file as a round began: a tablespace's page 0, or for the log itself
+/// how far the reader had parsed it (InnoDB has written nothing before,
+/// and writes only after, that LSN since).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    Tablespace(Print),
+    Log(u64),
 }
 
 /// Per file of a round: the blocks whose hash the donor sends without
@@ -292,7 +306,11 @@ impl LockIndex {
             path.display(),
             reader.lsn
         );
-        let seen = Arc::new(Mutex::new(Seen::default()));
+        let seen = Arc::new(Mutex::new(Seen {
+            lsn: reader.lsn,
+            ..Seen::default()
+        }));
+        let ring = reader.ring;
         let stop = Arc::new(AtomicBool::new(false));
         let follower = {
             let (seen, stop) = (Arc::clone(&seen), Arc::clone(&stop));
@@ -309,6 +327,8 @@ impl LockIndex {
             seen,
             stop,
             follower: Some(follower),
+            log: path,
+            ring,
             last: HashMap::new(),
             prints: HashMap::new(),
             logged: false,
@@ -373,16 +393,23 @@ impl LockIndex {
         let mut out = Vec::with_capacity(plan.files.len());
         let (mut files, mut blocks, mut total) = (0u64, 0u64, 0u64);
         for (file, held) in plan.files.iter().zip(held) {
-            let print = tablespace(file.class, file.source).and_then(|f| Print::read(&f));
-            if let Some(print) = print {
-                self.prints.insert(file.source.to_path_buf(), print);
+            let now = if file.source == self.log {
+                Some(Since::Log(seen.lsn))
+            } else {
+                tablespace(file.class, file.source)
+                    .and_then(|f| Print::read(&f))
+                    .map(Since::Tablespace)
+            };
+            if let Some(now) = now {
+                self.prints.insert(file.source.to_path_buf(), now);
             }
-            let vouched = match (&seen.broken, print, self.last.get(file.source)) {
-                (None, Some(now), Some(kept))
-                    if *held == Some(kept.size) && file.size >= kept.size =>
-                {
-                    vouch_file(&seen, kept, now)
-                }
+            let kept = self
+                .last
+                .get(file.source)
+                .filter(|kept| *held == Some(kept.size) && file.size >= kept.size);
+            let vouched = match (&seen.broken, now, kept) {
+                (None, Some(Since::Tablespace(now)), Some(kept)) => vouch_file(&seen, kept, now),
+                (None, Some(Since::Log(now)), Some(kept)) => vouch_log(&self.ring, kept, now),
                 _ => None,
             };
             if let Some(v) = &vouched {
@@ -418,12 +445,12 @@ impl LockIndex {
     pub(crate) fn remember(&mut self, plan: &Plan<'_>, kept: Vec<Option<Arc<[u128]>>>) {
         self.last.clear();
         for (file, hashes) in plan.files.iter().zip(kept) {
-            let print = self.prints.get(file.source).copied();
-            if let (Some(print), Some(hashes)) = (print, hashes) {
+            let since = self.prints.get(file.source).copied();
+            if let (Some(since), Some(hashes)) = (since, hashes) {
                 self.last.insert(
                     file.source.to_path_buf(),
                     Kept {
-                        print,
+                        since,
                         size: file.size,
                         hashes,
                     },
@@ -459,7 +486,9 @@ impl Quiet {
         let fresh = Mutex::new(Seen::default());
         reader.look(&fresh)?;
         let fresh = fresh.into_inner().unwrap_or_else(PoisonError::into_inner);
-        if fresh.groups.is_empty() && fresh.spaces.is_empty() {
+        // The log's blocks around where it ended are never vouched for.
+        if fresh.groups.is_empty() && fresh.spaces.is_empty() && reader.lsn <= before + LOG_SLOP / 2
+        {
             return Ok(());
         }
         bail!(
@@ -487,7 +516,9 @@ fn tablespace(class: Class, source: &Path) -> Option<File> {
 /// before, whose start saw page 0 as `kept.print`) that no redo record
 /// touched, the file now as `now`.
 fn vouch_file(seen: &Seen, kept: &Kept, now: Print) -> Option<Vouched> {
-    let then = kept.print;
+    let Since::Tablespace(then) = kept.since else {
+        return None;
+    };
     let same_file =
         then.file == now.file && then.space == now.space && then.page_size == now.page_size;
     if !same_file || now.lsn == 0 || then.lsn == 0 || seen.spaces.contains(&now.space) {
@@ -507,6 +538,49 @@ fn vouch_file(seen: &Seen, kept: &Kept, now: Print) -> Option<Vouched> {
                 now.space,
                 (b * block / page)..((b + 1) * block).div_ceil(page),
             )
+        })
+        .collect();
+    Some(Vouched {
+        hashes: Arc::clone(&kept.hashes),
+        blocks,
+    })
+}
+
+/// Bytes around the LSNs the reader saw written that InnoDB may also
+/// have written: it writes its log in whole blocks of the device (512
+/// bytes to 4 KiB), the last one again as it fills.
+const LOG_SLOP: u64 = 64 << 10;
+
+/// The blocks of the log file the joiner holds as `kept` (taken in a
+/// round that began when the reader was at LSN `from`) that InnoDB has
+/// not written since: those outside the LSNs from `from` to `now` (where
+/// the reader is), mapped onto the ring, and never the first block (the
+/// header and the checkpoints).
+fn vouch_log(ring: &Ring, kept: &Kept, now: u64) -> Option<Vouched> {
+    let Since::Log(from) = kept.since else {
+        return None;
+    };
+    let lo = from.saturating_sub(LOG_SLOP).max(ring.first_lsn);
+    let len = now.checked_sub(lo)? + 2 * LOG_SLOP;
+    if len >= ring.capacity {
+        return None;
+    }
+    // The bytes written, as one or two ranges of the file.
+    let start = ring.offset(lo);
+    let file_end = START_OFFSET + ring.capacity;
+    let written = if start + len <= file_end {
+        [(start, start + len), (0, 0)]
+    } else {
+        [
+            (start, file_end),
+            (START_OFFSET, START_OFFSET + len - (file_end - start)),
+        ]
+    };
+    let block = u64::from(BLOCK_SIZE);
+    let blocks = (0..kept.size / block)
+        .map(|b| {
+            let (first, end) = (b * block, (b + 1) * block);
+            first >= START_OFFSET && written.iter().all(|&(s, e)| e <= first || s >= end)
         })
         .collect();
     Some(Vouched {

@@ -405,7 +405,7 @@ fn print(lsn: u64) -> Print {
 
 fn kept(blocks: u64) -> Kept {
     Kept {
-        print: print(100),
+        since: Since::Tablespace(print(100)),
         size: blocks * u64::from(BLOCK_SIZE),
         hashes: (0..blocks as u128).collect::<Vec<u128>>().into(),
     }
@@ -431,7 +431,10 @@ fn blocks_without_a_record_are_vouched_for() {
 
     // 64 KiB pages: a group of 64 pages spans 4 blocks.
     let mut big = kept;
-    big.print.page_size = 65536;
+    big.since = Since::Tablespace(Print {
+        page_size: 65536,
+        ..print(100)
+    });
     let now = Print {
         page_size: 65536,
         ..print(100)
@@ -485,4 +488,61 @@ fn the_index_gives_up_beyond_its_memory_bound() {
             .as_deref()
             .is_some_and(|b| b.contains("regions"))
     );
+}
+
+#[test]
+fn the_log_is_vouched_for_away_from_where_innodb_wrote() {
+    let block = u64::from(BLOCK_SIZE);
+    let ring = Ring {
+        first_lsn: 12288,
+        capacity: 8 * block - START_OFFSET,
+    };
+    let kept = |from| Kept {
+        since: Since::Log(from),
+        size: 8 * block,
+        hashes: (0..8u128).collect::<Vec<u128>>().into(),
+    };
+    // Written from the middle of block 3 into block 4: those two, with
+    // the slop, and block 0 (header, checkpoints) are compared.
+    let from = ring.first_lsn + 3 * block + block / 2 - START_OFFSET;
+    let v = vouch_log(&ring, &kept(from), from + block).expect("vouched");
+    assert_eq!(
+        vouched(&v),
+        [
+            None,
+            Some(1),
+            Some(2),
+            None,
+            None,
+            Some(5),
+            Some(6),
+            Some(7),
+            None
+        ]
+    );
+    // Across the end of the ring: block 7, and on into block 0.
+    let from = ring.first_lsn + 7 * block + block / 2 - START_OFFSET;
+    let v = vouch_log(&ring, &kept(from), from + block).expect("vouched");
+    assert_eq!(
+        vouched(&v),
+        [
+            None,
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(6),
+            None,
+            None
+        ]
+    );
+    // A whole ring written, or a tablespace's memory: nothing.
+    assert!(vouch_log(&ring, &kept(from), from + ring.capacity).is_none());
+    assert!(vouch_log(&ring, &kept(from), from - 2 * LOG_SLOP).is_none());
+    let tablespace = Kept {
+        since: Since::Tablespace(print(1)),
+        ..kept(from)
+    };
+    assert!(vouch_log(&ring, &tablespace, from).is_none());
 }

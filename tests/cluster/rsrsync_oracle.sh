@@ -21,8 +21,9 @@
 # ORACLE_LOAD: "writes" (default: sysbench oltp_write_only at 100 tx/s) or
 # "torture" (oltp_write_only unlimited, plus DDL in a loop on node 1:
 # ALTER TABLE … FORCE, ADD/DROP INDEX, TRUNCATE and a bulk load into the
-# empty table, DROP/CREATE, RENAME, undo truncation, and FLUSH TABLES …
-# FOR EXPORT, DISCARD and IMPORT TABLESPACE of a table). DATA_MB (20)
+# empty table, DROP/CREATE, RENAME, undo truncation, updates of a
+# PAGE_COMPRESSED table, and FLUSH TABLES … FOR EXPORT, DISCARD and IMPORT
+# TABLESPACE of a table). DATA_MB (20)
 # sizes the data; ORACLE_FS=host puts the cluster on /tmp instead of XFS
 # (no clones: the snapshot variant falls back). rsrsync only. Needs root.
 # Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
@@ -62,8 +63,8 @@ on_exit() {
     [[ -z $BN_LOAD_PID ]] || kill -TERM "$BN_LOAD_PID" 2>/dev/null || true
     # Release any side still held, so the nodes can stop.
     [[ -z $HOLD ]] || touch "$HOLD/donor.go" "$HOLD/joiner.go" 2>/dev/null || true
-    if [[ $rc -ne 0 && -n $CL_BASE && -d $CL_BASE && $ORACLE_FS == xfs ]]; then
-        # The cluster is on the image, which goes: keep its logs.
+    if [[ $rc -ne 0 && -n $CL_BASE && -d $CL_BASE ]]; then
+        # The cluster goes (with the image on XFS): keep its logs.
         KEPT=$(mktemp -d /tmp/rsrsync-oracle-logs.XXXXXX)
         cp -a "$CL_BASE/logs" "$CL_BASE"/node*/error.log "$KEPT/" 2>/dev/null || true
     fi
@@ -175,6 +176,8 @@ ddl_loop() {
         CREATE TABLE IF NOT EXISTS tort.bulk (id INT PRIMARY KEY, pad VARCHAR(200));
         CREATE TABLE IF NOT EXISTS tort.r (id INT PRIMARY KEY);
         INSERT IGNORE INTO tort.t1 SELECT seq, seq % 97, REPEAT('t', 150) FROM mysql.seq_1_to_20000;
+        CREATE TABLE IF NOT EXISTS tort.pc (id INT PRIMARY KEY, pad VARCHAR(200)) PAGE_COMPRESSED=1;
+        INSERT IGNORE INTO tort.pc SELECT seq, REPEAT('p', 150) FROM mysql.seq_1_to_20000;
         CREATE TABLE IF NOT EXISTS tort.imp (id INT PRIMARY KEY, pad VARCHAR(200));
         INSERT IGNORE INTO tort.imp SELECT seq, REPEAT('i', 150) FROM mysql.seq_1_to_20000;
         SET GLOBAL innodb_undo_log_truncate = ON;
@@ -193,7 +196,8 @@ ddl_loop() {
             CREATE TABLE tort.d$(((n + 1) % 3)) (id INT PRIMARY KEY, v BLOB);
             INSERT INTO tort.d$(((n + 1) % 3)) VALUES (1, REPEAT('d', 5000));
             RENAME TABLE tort.r TO tort.r2;
-            RENAME TABLE tort.r2 TO tort.r" >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
+            RENAME TABLE tort.r2 TO tort.r;
+            UPDATE tort.pc SET pad = REPEAT(CHAR(65 + $((n % 26))), 150) WHERE id % 7 = $((n % 7))" >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
             import_cycle >/dev/null 2>>"$CL_BASE/logs/ddl.err" &&
             echo "$n" >>"$DDL_DONE"
         sleep 0.2

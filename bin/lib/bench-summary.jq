@@ -86,15 +86,17 @@ def group_stats:
         full_vs_rsync: div(med(gs("load"; $z; "rsrsync lock=full"); "lock_s"); med(gs("load"; $z; "rsync"); "lock_s")),
         stall_short_vs_rsync: div(med(gs("load"; $z; "rsrsync"); "stall_ms"); med(gs("load"; $z; "rsync"); "stall_ms"))}],
     cache: ([$groups | map(select(.part | startswith("cache-"))) | group_by([.part, .size_mb])[]
-        | (first(.[] | select(.variant == "rsrsync")) // null) as $x
         | (first(.[] | select(.variant == "rsync")) // null) as $y
-        | {part: .[0].part, size_mb: .[0].size_mb,
+        | .[] | select(.variant | startswith("rsrsync")) as $x
+        | {part: $x.part, size_mb: $x.size_mb,
+           # The default variant unnamed, as before there were others.
+           label: (if $x.variant == "rsrsync" then "" else " \($x.variant)" end),
            sst_vs_rsync: div(med($x; "sst_joiner_s"); med($y; "sst_joiner_s")),
            lock_vs_rsync: div(med($x; "lock_s"); med($y; "lock_s")),
            lock_s: med($x; "lock_s"), flush_s: med($x; "flush_wait_s"),
            reads: med($x; "read_ratio"), rsync_reads: med($y; "read_ratio"),
            stall_ms: mx($x; "stall_ms"), rsync_stall_ms: mx($y; "stall_ms")}]
-      | group_by(.part) | map(sort_by(.size_mb)
+      | group_by([.part, .label]) | map(sort_by(.size_mb)
         | (.[0].lock_s) as $small
         | map(. + {lock_growth: div(.lock_s; $small)}))
       | add // []),
@@ -117,12 +119,12 @@ def group_stats:
         | if (.variant | test("TLS")) then target("WAN, loss: \(.variant) vs rsync+stunnel (throughput)"; .vs_stunnel; ">= 2"; (.vs_stunnel // 0) >= 2)
           else target("WAN, loss: \(.variant) vs rsync (throughput)"; .vs_rsync; ">= 2"; (.vs_rsync // 0) >= 2) end),
     ($ratios.lock[] | target("lock vs rsync under load at \(.size_mb) MiB (short lock)"; .short_vs_rsync; "<= 0.05"; (.short_vs_rsync // 9) <= 0.05)),
-    ($ratios.cache | group_by(.part)[] | last
-     | target("\(.part) \(.size_mb) MiB: lock vs rsync"; .lock_vs_rsync; "<= 0.05"; (.lock_vs_rsync // 9) <= 0.05),
-       target("\(.part) \(.size_mb) MiB: lock vs the lock at the smallest size"; .lock_growth; "<= 1.3"; (.lock_growth // 9) <= 1.3),
-       target("\(.part) \(.size_mb) MiB: SST time vs rsync"; .sst_vs_rsync; "<= 0.8"; (.sst_vs_rsync // 9) <= 0.8),
-       target("\(.part) \(.size_mb) MiB: donor disk reads / datadir"; .reads; "<= 1.3"; (.reads // 9) <= 1.3),
-       target("\(.part) \(.size_mb) MiB: longest write stall ms"; .stall_ms; "<= 1000"; (.stall_ms // 1e9) <= 1000))
+    ($ratios.cache | group_by([.part, .label])[] | last
+     | target("\(.part)\(.label) \(.size_mb) MiB: lock vs rsync"; .lock_vs_rsync; "<= 0.05"; (.lock_vs_rsync // 9) <= 0.05),
+       target("\(.part)\(.label) \(.size_mb) MiB: lock vs the lock at the smallest size"; .lock_growth; "<= 1.3"; (.lock_growth // 9) <= 1.3),
+       target("\(.part)\(.label) \(.size_mb) MiB: SST time vs rsync"; .sst_vs_rsync; "<= 0.8"; (.sst_vs_rsync // 9) <= 0.8),
+       target("\(.part)\(.label) \(.size_mb) MiB: donor disk reads / datadir"; .reads; "<= 1.3"; (.reads // 9) <= 1.3),
+       target("\(.part)\(.label) \(.size_mb) MiB: longest write stall ms"; .stall_ms; "<= 1000"; (.stall_ms // 1e9) <= 1000))
   ] as $targets
 | {
     meta: $meta,

@@ -31,6 +31,8 @@
 #   CL_LOG_BIN=0 nodes without binary logs (default: log_bin=mysqld-bin)
 #   CL_TRX_FLUSH innodb_flush_log_at_trx_commit (default 2, as Galera nodes
 #                often run; MariaDB's own default is 1)
+#   CL_MYSQLD_EXTRA  more lines for every node's [mysqld] (page size,
+#                encryption, …)
 #   CL_START_TIMEOUT  seconds to wait for a start or a join (default 600)
 #   CL_STOP_TIMEOUT   seconds to wait for a clean shutdown (default 180)
 #   CL_POLL      seconds between two polls of a wait (default 1; the
@@ -242,6 +244,7 @@ wsrep_cluster_name=rsrsync-test
 wsrep_cluster_address=gcomm://${addrs[*]}
 wsrep_sst_method=$SST_METHOD
 wsrep_slave_threads=2
+${CL_MYSQLD_EXTRA:-}
 EOF
     unset IFS
     for ((i = 1; i <= CL_NODES; i++)); do

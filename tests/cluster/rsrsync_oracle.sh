@@ -25,7 +25,12 @@
 # PAGE_COMPRESSED table, and FLUSH TABLES … FOR EXPORT, DISCARD and IMPORT
 # TABLESPACE of a table). DATA_MB (20)
 # sizes the data; ORACLE_FS=host puts the cluster on /tmp instead of XFS
-# (no clones: the snapshot variant falls back). rsrsync only. Needs root.
+# (no clones: the snapshot variant falls back). ORACLE_ENCRYPT: "tables"
+# encrypts every table (file_key_management) and the torture loop turns
+# innodb_encrypt_tables off and on, so the encryption threads rewrite
+# pages in the background; "log" encrypts the redo log too (the redo index
+# must then fall back, and say so). CL_MYSQLD_EXTRA adds server options
+# (innodb_page_size=4k, …). rsrsync only. Needs root.
 # Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
 # long version.
 set -Eeuo pipefail
@@ -49,7 +54,7 @@ run_with_time_limit "${TEST_TIME_LIMIT:-1800}" "$0" "$@"
 require_root
 [[ $SST_METHOD == rsrsync ]] || die "the oracle holds rsrsync's donor and joiner; run it with SST_METHOD=rsrsync"
 : "${DATA_MB:=20}" "${ORACLE_RUNS:=6}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
-: "${ORACLE_VARIANTS:=snapshot classic redo}"
+: "${ORACLE_VARIANTS:=snapshot classic redo}" "${ORACLE_ENCRYPT:=}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
 BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE='' DDL_STOP=''
 # Blocks the redo log index sent unread under the lock, over all runs.
@@ -69,7 +74,7 @@ on_exit() {
         cp -a "$CL_BASE/logs" "$CL_BASE"/node*/error.log "$KEPT/" 2>/dev/null || true
     fi
     KEEP=0 cl_cleanup 0
-    [[ -z $COPY ]] || rm -rf "$COPY"
+    [[ -z $COPY ]] || rm -rf "$COPY" "$COPY.keys"
     sc_down_all
     [[ -z $KEPT ]] || say "logs kept in $KEPT"
     phase_summary "tests/cluster/rsrsync_oracle.sh, $ORACLE_RUNS runs, load $ORACLE_LOAD, DATA_MB=$DATA_MB" || rc=1
@@ -185,6 +190,10 @@ ddl_loop() {
         warn "the torture load's setup failed on node 1"
     until [[ -e $DDL_STOP ]]; do
         n=$((n + 1))
+        # The encryption threads rewrite every page, redo-logged.
+        if [[ -n $ORACLE_ENCRYPT ]]; then
+            cl_sql 1 "SET GLOBAL innodb_encrypt_tables = $((n % 2 == 0 ? 1 : 0))" >/dev/null 2>>"$CL_BASE/logs/ddl.err" || true
+        fi
         cl_sql 1 "ALTER TABLE tort.t1 FORCE;
             ALTER TABLE tort.t1 ADD INDEX ik (k);
             ALTER TABLE tort.t1 DROP INDEX ik;
@@ -296,7 +305,9 @@ oracle_run() {
     else
         cl_refuse_log 1 "$m1" "files cloned"
     fi
-    if [[ $variant == redo ]]; then
+    if [[ $variant == redo && $ORACLE_ENCRYPT == log ]]; then
+        cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: the redo log is encrypted"
+    elif [[ $variant == redo ]]; then
         local line
         cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: following"
         line=$(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo: (locked round|every file)' | sed 's/.*WSREP_SST: //' | tail -n 1)
@@ -314,12 +325,27 @@ oracle_run() {
     phase_end
 }
 
-phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD"
+phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD${ORACLE_ENCRYPT:+, encrypted $ORACLE_ENCRYPT}"
 if [[ $ORACLE_FS == xfs ]]; then
     sc_image_up "$((DATA_MB * 8 + 3072))M" xfs
     CL_TMP=$SC_MNT
 fi
 COPY=$(mktemp -d /var/tmp/rsrsync-oracle-copy.XXXXXX)
+case $ORACLE_ENCRYPT in
+    '') ;;
+    tables | log)
+        # Two keys the mysql user can read, beside the copy (removed with it).
+        printf '1;%s\n2;%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+            "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$COPY.keys"
+        chown mysql "$COPY.keys" && chmod 600 "$COPY.keys"
+        CL_MYSQLD_EXTRA+=$'\n'"plugin_load_add=file_key_management
+file_key_management_filename=$COPY.keys
+innodb_encrypt_tables=ON
+innodb_encryption_threads=2
+innodb_encrypt_log=$([[ $ORACLE_ENCRYPT == log ]] && echo ON || echo OFF)"
+        ;;
+    *) die "ORACLE_ENCRYPT must be tables or log, not '$ORACLE_ENCRYPT'" ;;
+esac
 cl_init 2
 HOLD="$CL_BASE/hold"
 mkdir -p "$HOLD" && chown mysql:mysql "$HOLD"
@@ -348,7 +374,7 @@ for ((r = 1; r <= ORACLE_RUNS; r++)); do
     (((r - 1) / n % 2 == 1)) && how=rejoin
     oracle_run "${VARIANTS[$(((r - 1) % n))]}" "$r" "$how"
 done
-if [[ " ${VARIANTS[*]} " == *" redo "* ]]; then
+if [[ " ${VARIANTS[*]} " == *" redo "* && $ORACLE_ENCRYPT != log ]]; then
     phase_begin "the redo log index vouched for blocks under the lock (else the redo runs proved nothing)"
     ((VOUCHED > 0)) || die "no redo run sent a block unread under the lock"
     say "   $VOUCHED blocks sent unread under the lock, every one byte-equal"

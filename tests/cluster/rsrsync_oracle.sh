@@ -307,6 +307,7 @@ oracle_run() {
     fi
     if [[ $variant == redo && $ORACLE_ENCRYPT == log ]]; then
         cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: the redo log is encrypted"
+        say "   $(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo' | sed 's/.*WSREP_SST: //' | tail -n 1)"
     elif [[ $variant == redo ]]; then
         local line
         cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: following"

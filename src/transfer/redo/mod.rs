@@ -24,7 +24,8 @@
 //! resized, more changed pages than its memory bound, and per file: no
 //! tablespace header it understands, another file or tablespace under the
 //! name, a tablespace touched by a file operation, a size that changed,
-//! page 0 rewritten without a redo record (IMPORT TABLESPACE).
+//! page 0 rewritten without a redo record, a file that was not there when
+//! the first round began (IMPORT TABLESPACE writes no redo log).
 
 mod format;
 mod space;
@@ -251,6 +252,10 @@ pub(crate) struct LockIndex {
     last: HashMap<PathBuf, Kept>,
     /// What each file is as the round in progress begins.
     prints: HashMap<PathBuf, Since>,
+    /// The tablespace files (device, inode) of the first round: a file
+    /// that appeared since without a FILE_CREATE record (copied in for
+    /// IMPORT TABLESPACE, which writes no redo log) is never vouched for.
+    first: Option<HashMap<PathBuf, (u64, u64)>>,
     logged: bool,
 }
 
@@ -331,6 +336,7 @@ impl LockIndex {
             ring,
             last: HashMap::new(),
             prints: HashMap::new(),
+            first: None,
             logged: false,
         })
     }
@@ -407,8 +413,15 @@ impl LockIndex {
                 .last
                 .get(file.source)
                 .filter(|kept| *held == Some(kept.size) && file.size >= kept.size);
+            let since_first = |print: &Print| {
+                self.first
+                    .as_ref()
+                    .is_some_and(|first| first.get(file.source) == Some(&print.file))
+            };
             let vouched = match (&seen.broken, now, kept) {
-                (None, Some(Since::Tablespace(now)), Some(kept)) => vouch_file(&seen, kept, now),
+                (None, Some(Since::Tablespace(now)), Some(kept)) if since_first(&now) => {
+                    vouch_file(&seen, kept, now)
+                }
                 (None, Some(Since::Log(now)), Some(kept)) => vouch_log(&self.ring, kept, now),
                 _ => None,
             };
@@ -418,6 +431,17 @@ impl LockIndex {
             }
             total += file.blocks;
             out.push(vouched);
+        }
+        if self.first.is_none() {
+            self.first = Some(
+                self.prints
+                    .iter()
+                    .filter_map(|(path, since)| match since {
+                        Since::Tablespace(print) => Some((path.clone(), print.file)),
+                        Since::Log(_) => None,
+                    })
+                    .collect(),
+            );
         }
         let name = if live { "live" } else { "locked" };
         match &seen.broken {

@@ -25,7 +25,9 @@
 //! tablespace header it understands, another file or tablespace under the
 //! name, a tablespace touched by a file operation, a size that changed,
 //! page 0 rewritten without a redo record, a file that was not there when
-//! the first round began (IMPORT TABLESPACE writes no redo log).
+//! the first round began, a file whose witnesses do not prove that no
+//! IMPORT TABLESPACE (which writes no redo log) rewrote it since then
+//! ([`space::witnesses`]).
 
 mod format;
 mod space;
@@ -44,7 +46,7 @@ use anyhow::{Context, Result, bail, ensure};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::format::fuzz;
 use self::format::{Mtr, Ring, START_OFFSET, Touch, newest_checkpoint, parse_mtr};
-use self::space::Print;
+use self::space::{Print, page_lsn, witnesses};
 use super::BLOCK_SIZE;
 use super::plan::Plan;
 use crate::protocol::Class;
@@ -252,11 +254,85 @@ pub(crate) struct LockIndex {
     last: HashMap<PathBuf, Kept>,
     /// What each file is as the round in progress begins.
     prints: HashMap<PathBuf, Since>,
-    /// The tablespace files (device, inode) of the first round: a file
-    /// that appeared since without a FILE_CREATE record (copied in for
-    /// IMPORT TABLESPACE, which writes no redo log) is never vouched for.
-    first: Option<HashMap<PathBuf, (u64, u64)>>,
+    /// The tablespace files of the first round, as it began.
+    first: Option<Firsts>,
     logged: bool,
+}
+
+/// The tablespace files of the first round, as it began: a file that
+/// appeared since without a FILE_CREATE record (copied in for IMPORT
+/// TABLESPACE, which writes no redo log) is never vouched for.
+#[derive(Debug, Default)]
+struct Firsts {
+    files: HashMap<PathBuf, First>,
+    /// Files found rewritten without redo log since the first round:
+    /// never vouched for again.
+    rewritten: HashSet<PathBuf>,
+}
+
+/// A tablespace file as the first round began: its page 0, and its
+/// witnesses (page, LSN) of [`witnesses`].
+#[derive(Debug)]
+struct First {
+    print: Print,
+    witnesses: Vec<(u64, u64)>,
+}
+
+/// What a file's witnesses say of it since the first round.
+#[derive(Debug, PartialEq, Eq)]
+enum Witness {
+    /// One that no record touched still has its LSN.
+    Holds,
+    /// Every one was touched by a record (or it had none): no proof.
+    None,
+    /// One that no record touched has another LSN: written without redo
+    /// log, as IMPORT TABLESPACE writes.
+    Rewritten,
+}
+
+impl Firsts {
+    /// What the witnesses of the tablespace file `source` (open as
+    /// `file`, its page 0 now `now`) say of it since the first round; a
+    /// file found rewritten is said so once, and never vouched for again.
+    fn witness(&mut self, seen: &Seen, source: &Path, now: &Print, file: &File) -> Witness {
+        if self.rewritten.contains(source) {
+            return Witness::Rewritten;
+        }
+        let Some(first) = self.files.get(source) else {
+            return Witness::None;
+        };
+        let proof = first.witness(seen, now, file);
+        if let Witness::Rewritten = proof {
+            log::info!(
+                "rsrsync-lock-index=redo: {}: a page changed without a redo record since the \
+                 first round (IMPORT TABLESPACE writes none): the file is compared in full",
+                source.display()
+            );
+            self.rewritten.insert(source.to_path_buf());
+        }
+        proof
+    }
+}
+
+impl First {
+    /// What the witnesses say of the file `file`, now `now`, the log's
+    /// records so far `seen`: the first one no record touched is read.
+    fn witness(&self, seen: &Seen, now: &Print, file: &File) -> Witness {
+        if self.print.file != now.file || self.print.page_size != now.page_size {
+            return Witness::None;
+        }
+        let untouched = self
+            .witnesses
+            .iter()
+            .find(|&&(page, _)| !seen.touches(now.space, page..page + 1));
+        match untouched {
+            None => Witness::None,
+            Some(&(page, lsn)) if page_lsn(file, now.page_size, page) == Some(lsn) => {
+                Witness::Holds
+            }
+            Some(_) => Witness::Rewritten,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -396,52 +472,60 @@ impl LockIndex {
         self.prints.clear();
         let seen = Arc::clone(&self.seen);
         let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut opening = self.first.is_none().then(Firsts::default);
         let mut out = Vec::with_capacity(plan.files.len());
-        let (mut files, mut blocks, mut total) = (0u64, 0u64, 0u64);
+        let (mut files, mut blocks, mut total, mut unproven) = (0u64, 0u64, 0u64, 0u64);
         for (file, held) in plan.files.iter().zip(held) {
-            let now = if file.source == self.log {
-                Some(Since::Log(seen.lsn))
-            } else {
-                tablespace(file.class, file.source)
-                    .and_then(|f| Print::read(&f))
-                    .map(Since::Tablespace)
-            };
-            if let Some(now) = now {
-                self.prints.insert(file.source.to_path_buf(), now);
-            }
+            total += file.blocks;
             let kept = self
                 .last
                 .get(file.source)
                 .filter(|kept| *held == Some(kept.size) && file.size >= kept.size);
-            let since_first = |print: &Print| {
-                self.first
-                    .as_ref()
-                    .is_some_and(|first| first.get(file.source) == Some(&print.file))
-            };
-            let vouched = match (&seen.broken, now, kept) {
-                (None, Some(Since::Tablespace(now)), Some(kept)) if since_first(&now) => {
-                    vouch_file(&seen, kept, now)
+            let vouched = if file.source == self.log {
+                let now = seen.lsn;
+                self.prints
+                    .insert(file.source.to_path_buf(), Since::Log(now));
+                match (&seen.broken, kept) {
+                    (None, Some(kept)) => vouch_log(&self.ring, kept, now),
+                    _ => None,
                 }
-                (None, Some(Since::Log(now)), Some(kept)) => vouch_log(&self.ring, kept, now),
-                _ => None,
+            } else {
+                let Some((now, handle)) =
+                    tablespace(file.class, file.source).and_then(|f| Some((Print::read(&f)?, f)))
+                else {
+                    out.push(None);
+                    continue;
+                };
+                self.prints
+                    .insert(file.source.to_path_buf(), Since::Tablespace(now));
+                if let Some(opening) = &mut opening {
+                    let witnesses = witnesses(&handle, &now);
+                    let first = First {
+                        print: now,
+                        witnesses,
+                    };
+                    opening.files.insert(file.source.to_path_buf(), first);
+                }
+                let proof = match (&seen.broken, kept, &mut self.first) {
+                    (None, Some(_), Some(first)) => {
+                        first.witness(&seen, file.source, &now, &handle)
+                    }
+                    _ => Witness::None,
+                };
+                unproven += u64::from(proof == Witness::None && kept.is_some());
+                match (proof, kept) {
+                    (Witness::Holds, Some(kept)) => vouch_file(&seen, kept, now),
+                    _ => None,
+                }
             };
             if let Some(v) = &vouched {
                 files += 1;
                 blocks += v.blocks.iter().filter(|b| **b).count() as u64;
             }
-            total += file.blocks;
             out.push(vouched);
         }
-        if self.first.is_none() {
-            self.first = Some(
-                self.prints
-                    .iter()
-                    .filter_map(|(path, since)| match since {
-                        Since::Tablespace(print) => Some((path.clone(), print.file)),
-                        Since::Log(_) => None,
-                    })
-                    .collect(),
-            );
+        if let Some(opening) = opening {
+            self.first = Some(opening);
         }
         let name = if live { "live" } else { "locked" };
         match &seen.broken {
@@ -456,7 +540,8 @@ impl LockIndex {
             None => log::info!(
                 "rsrsync-lock-index=redo: {name} round: {blocks} of {total} blocks ({files} \
                  files) unchanged since the round before, sent unread; {} page regions and {} \
-                 tablespaces changed since the first round",
+                 tablespaces changed since the first round; {unproven} tablespaces without a \
+                 witness page left untouched",
                 seen.groups.len(),
                 seen.spaces.len()
             ),

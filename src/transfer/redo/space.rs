@@ -1,7 +1,9 @@
 //! Which tablespace an `.ibd` file holds, read from the start of its page
 //! 0 (storage/innobase/include/fil0fil.h, fsp0fsp.h, fsp0types.h): the
 //! tablespace id twice (`FIL_PAGE_SPACE_ID`, `FSP_SPACE_ID`), the flags
-//! that give its page size, and the LSN of page 0's last change.
+//! that give its page size, and the LSN of page 0's last change; and the
+//! LSNs of a few more pages, the witnesses that no IMPORT TABLESPACE
+//! rewrote the file.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -50,6 +52,43 @@ impl Print {
             lsn,
         })
     }
+}
+
+/// Most witnesses of a tablespace: page 1 and pages spread over the file.
+const WITNESSES: u64 = 8;
+
+/// The witnesses of the tablespace file `file` (`print` its page 0): up
+/// to [`WITNESSES`] pages, each with the LSN of its last change, that
+/// have one (0 is an all-zero page never written, or a page IMPORT
+/// TABLESPACE converted: row0import.cc writes every page that is not all
+/// zero, its FIL_PAGE_LSN set to 0, without redo log, from page 0 up).
+/// Read before the first round reads anything, each witness that no
+/// redo record touched since and still shows its LSN proves that no
+/// IMPORT wrote the file since: it would have written that page too.
+pub(crate) fn witnesses(file: &File, print: &Print) -> Vec<(u64, u64)> {
+    let page_size = u64::from(print.page_size);
+    let pages = file.metadata().map_or(0, |m| m.len() / page_size);
+    let mut picked: Vec<u64> = (0..WITNESSES)
+        .map(|i| (pages * i / WITNESSES).max(1))
+        .filter(|&page| page < pages)
+        .collect();
+    picked.dedup();
+    picked
+        .into_iter()
+        .filter_map(|page| Some((page, page_lsn(file, print.page_size, page)?)))
+        .filter(|&(_, lsn)| lsn != 0)
+        .collect()
+}
+
+/// The `FIL_PAGE_LSN` of page `page` of a tablespace file of pages of
+/// `page_size` bytes.
+pub(crate) fn page_lsn(file: &File, page_size: u32, page: u64) -> Option<u64> {
+    let mut lsn = [0u8; 8];
+    let at = page
+        .checked_mul(u64::from(page_size))?
+        .checked_add(LSN_AT as u64)?;
+    file.read_exact_at(&mut lsn, at).ok()?;
+    Some(u64::from_be_bytes(lsn))
 }
 
 /// The size of a page in the file of a tablespace with these flags

@@ -535,52 +535,88 @@ fn write_tablespace(path: &Path, space: u32, pages: usize) {
     std::fs::write(path, bytes).expect("tablespace");
 }
 
-#[test]
-fn a_round_vouches_for_what_the_log_shows_unchanged_since_the_first() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    // A log of 2 MiB with one record, for page 70 of tablespace 8.
+/// A round over the files under `dir` as the donor runs it (the joiner
+/// holding every file at its size when `held`, under the lock unless
+/// `live`): the files vouched for, with how many of their blocks.
+fn round(index: &mut LockIndex, dir: &Path, held: bool, live: bool) -> Vec<(String, usize)> {
+    let layout = crate::transfer::Layout::flat(dir);
+    let entries = crate::transfer::walk::walk(&layout, &[], false).expect("walk");
+    let plan = Plan::new(&entries).expect("plan");
+    let sizes: Vec<Option<u64>> = plan.files.iter().map(|f| held.then_some(f.size)).collect();
+    if !live {
+        index.settle();
+    }
+    let vouched = index.vouch(&plan, &sizes, live);
+    let unread: Vec<(String, usize)> = plan
+        .files
+        .iter()
+        .zip(&vouched)
+        .filter_map(|(f, v)| {
+            let name = f
+                .source
+                .strip_prefix(dir)
+                .expect("inside")
+                .display()
+                .to_string();
+            v.as_ref()
+                .map(|v| (name, v.blocks.iter().filter(|b| **b).count()))
+        })
+        .collect();
+    let kept = plan
+        .files
+        .iter()
+        .map(|f| Some((0..f.blocks as u128).collect::<Vec<u128>>().into()))
+        .collect();
+    index.remember(&plan, kept);
+    unread
+}
+
+/// A datadir in `dir` with a log of 2 MiB with one record, for page 70
+/// of tablespace 8, and the tablespaces 8 (`db/a.ibd`, 4 blocks) and 9
+/// (`db/b.ibd`, 2 blocks); returns the LSN where the log ends.
+fn datadir(dir: &Path) -> u64 {
     let mut image = Image::new(12288, (MTR_SIZE_MAX as u64) * 2, 20_000);
     image.push(&[page_record(WRITE, 8, 70, &[0x26, 1])]);
     std::fs::write(dir.join("ib_logfile0"), &image.bytes).expect("log");
     std::fs::create_dir(dir.join("db")).expect("db");
     write_tablespace(&dir.join("db/a.ibd"), 8, 256);
     write_tablespace(&dir.join("db/b.ibd"), 9, 128);
-    let layout = crate::transfer::Layout::flat(dir);
-    let mut index = LockIndex::start(dir).expect("the index follows the log");
-    let round = |index: &mut LockIndex, held: bool, live: bool| {
-        let entries = crate::transfer::walk::walk(&layout, &[], false).expect("walk");
-        let plan = Plan::new(&entries).expect("plan");
-        let sizes: Vec<Option<u64>> = plan.files.iter().map(|f| held.then_some(f.size)).collect();
-        if !live {
-            index.settle();
-        }
-        let vouched = index.vouch(&plan, &sizes, live);
-        let unread: Vec<(String, usize)> = plan
-            .files
-            .iter()
-            .zip(&vouched)
-            .filter_map(|(f, v)| {
-                let name = f
-                    .source
-                    .strip_prefix(dir)
-                    .expect("inside")
-                    .display()
-                    .to_string();
-                v.as_ref()
-                    .map(|v| (name, v.blocks.iter().filter(|b| **b).count()))
-            })
-            .collect();
-        let kept = plan
-            .files
-            .iter()
-            .map(|f| Some((0..f.blocks as u128).collect::<Vec<u128>>().into()))
-            .collect();
-        index.remember(&plan, kept);
-        unread
-    };
+    image.lsn
+}
+
+/// Starts the index on the datadir `dir` and waits (5 s at most) until
+/// its reader has read the log to `end`.
+fn start_index(dir: &Path, end: u64) -> LockIndex {
+    let index = LockIndex::start(dir).expect("the index follows the log");
+    let t0 = Instant::now();
+    while index.seen.lock().expect("seen").lsn < end {
+        assert!(t0.elapsed() < Duration::from_secs(5), "the reader is stuck");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    index
+}
+
+/// Sets the FIL_PAGE_LSN of pages `pages` of the tablespace file `path`
+/// (16 KiB pages) to `lsn`, as IMPORT TABLESPACE does (to 0), in place.
+fn set_page_lsns(path: &Path, pages: std::ops::Range<u64>, lsn: u64) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open");
+    for page in pages {
+        file.write_all_at(&lsn.to_be_bytes(), page * 16384 + 16)
+            .expect("write");
+    }
+}
+
+#[test]
+fn a_round_vouches_for_what_the_log_shows_unchanged_since_the_first() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let end = datadir(dir);
+    let mut index = start_index(dir, end);
     assert!(
-        round(&mut index, false, true).is_empty(),
+        round(&mut index, dir, false, true).is_empty(),
         "the first round reads all"
     );
     // Tablespace 9 copied in again (a new file, as for IMPORT), and one
@@ -591,11 +627,38 @@ fn a_round_vouches_for_what_the_log_shows_unchanged_since_the_first() {
     // a.ibd: 4 blocks, block 1 (pages 64-127) has a record; the log: one
     // block of 2, its first (header, checkpoints) never vouched for.
     assert_eq!(
-        round(&mut index, true, true),
+        round(&mut index, dir, true, true),
         [("ib_logfile0".to_string(), 1), ("db/a.ibd".to_string(), 3)]
     );
     assert_eq!(
-        round(&mut index, true, false),
+        round(&mut index, dir, true, false),
         [("ib_logfile0".to_string(), 1), ("db/a.ibd".to_string(), 3)]
     );
+}
+
+#[test]
+fn a_file_rewritten_without_redo_log_is_compared_in_full() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let end = datadir(dir);
+    // b.ibd as IMPORT left it long ago: every page but page 0 (changed
+    // since, with redo log) at LSN 0; no witness, never vouched for.
+    set_page_lsns(&dir.join("db/b.ibd"), 1..128, 0);
+    let mut index = start_index(dir, end);
+    assert!(round(&mut index, dir, false, true).is_empty());
+    let a = ("db/a.ibd".to_string(), 3);
+    let log = ("ib_logfile0".to_string(), 1);
+    assert_eq!(round(&mut index, dir, true, true), [log.clone(), a]);
+    // An IMPORT of a.ibd, its file copied in before the first round,
+    // converts every page (LSN 0) with no redo log; page 0 then changes
+    // with a record, or as here, looks as it did. Page 1 (the first
+    // witness no record touched) tells.
+    set_page_lsns(&dir.join("db/a.ibd"), 1..256, 0);
+    assert_eq!(
+        round(&mut index, dir, true, true),
+        std::slice::from_ref(&log)
+    );
+    // Once found rewritten, never vouched for again.
+    set_page_lsns(&dir.join("db/a.ibd"), 1..256, 0x0707_0707_0707_0707);
+    assert_eq!(round(&mut index, dir, true, false), [log]);
 }

@@ -143,6 +143,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
                 secs: round.elapsed(),
             });
             done.push(round);
+            if let (Some(dir), 1) = (&settings.test_hold, laps.len()) {
+                oracle::hold_live(dir, stop)?;
+            }
             let again = worth_another_live_round(&laps, settings.live_settled);
             if !again {
                 break;

@@ -8,6 +8,9 @@
 //!   set to `donor.set` (one line per file: class, path on the wire,
 //!   path here, tab-separated) and waits for `donor.go`: the test copies
 //!   those files meanwhile, so the copy is the state the lock stands for;
+//! - the donor, after its first live round, when the test asked for it
+//!   with `donor.live.ask`, creates `donor.live` and waits for
+//!   `donor.live.go`: the test changes the server between the rounds;
 //! - the joiner, every file in place and flushed, before it prints the
 //!   state (so before its mariadbd opens InnoDB), creates `joiner.ready`
 //!   and waits for `joiner.go`: the test compares what it received with
@@ -47,6 +50,16 @@ pub(crate) fn hold_donor(dir: &Path, entries: &[Entry], stop: &Stop) -> Result<(
         .and_then(|()| std::fs::rename(&temp, dir.join("donor.set")))
         .with_context(|| format!("writing the oracle's donor.set in {}", dir.display()))?;
     wait_for(dir, "donor.go", stop)
+}
+
+/// The donor's hold after its first live round, when the test asked.
+pub(crate) fn hold_live(dir: &Path, stop: &Stop) -> Result<()> {
+    if !dir.join("donor.live.ask").exists() {
+        return Ok(());
+    }
+    std::fs::write(dir.join("donor.live"), b"")
+        .with_context(|| format!("writing the oracle's donor.live in {}", dir.display()))?;
+    wait_for(dir, "donor.live.go", stop)
 }
 
 /// The joiner's hold, before the state line.

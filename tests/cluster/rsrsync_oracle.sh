@@ -30,7 +30,11 @@
 # innodb_encrypt_tables off and on, so the encryption threads rewrite
 # pages in the background; "log" encrypts the redo log too (the redo index
 # must then fall back, and say so). CL_MYSQLD_EXTRA adds server options
-# (innodb_page_size=4k, …). rsrsync only. Needs root.
+# (innodb_page_size=4k, …). ORACLE_STRADDLE (default 1): in each redo
+# run, an IMPORT TABLESPACE between the donor's first live round and its
+# lock, of a table whose file was copied in before the SST (see
+# straddle_prepare): the donor must tell and compare that file in full.
+# rsrsync only. Needs root.
 # Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
 # long version.
 set -Eeuo pipefail
@@ -54,7 +58,7 @@ run_with_time_limit "${TEST_TIME_LIMIT:-1800}" "$0" "$@"
 require_root
 [[ $SST_METHOD == rsrsync ]] || die "the oracle holds rsrsync's donor and joiner; run it with SST_METHOD=rsrsync"
 : "${DATA_MB:=20}" "${ORACLE_RUNS:=6}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
-: "${ORACLE_VARIANTS:=snapshot classic redo}" "${ORACLE_ENCRYPT:=}"
+: "${ORACLE_VARIANTS:=snapshot classic redo}" "${ORACLE_ENCRYPT:=}" "${ORACLE_STRADDLE:=1}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
 BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE='' DDL_STOP=''
 # Blocks the redo log index sent unread under the lock, over all runs.
@@ -107,6 +111,10 @@ start_joiner() {
         t0=$SECONDS
         until [[ -e $HOLD/donor.set ]]; do
             cl_running 2 || die "node 2 stopped while the test waited for $HOLD/donor.set"
+            if [[ -e $HOLD/donor.live && ! -e $HOLD/donor.live.go ]]; then
+                straddle_import
+                touch "$HOLD/donor.live.go"
+            fi
             ((SECONDS - t0 < 600)) || die "$HOLD/donor.set did not appear within 600 s"
             if ((SECONDS - t0 >= 30)) &&
                 [[ -z $(cl_log_grep 1 "$m1" 'SST started on donor') &&
@@ -232,6 +240,66 @@ import_cycle() {
         UPDATE tort.imp SET pad = REPEAT('j', 150) WHERE id % 50 = 0"
 }
 
+# The IMPORT that straddles a redo run's rounds, on node 1 alone
+# (wsrep_on=OFF). Before node 2 starts: tort.imp2 (8 MB, made anew: the
+# pages of an imported table keep LSN 0, and a file with no page that
+# has an LSN is never vouched for) is exported, its tablespace discarded
+# and the exported file copied back,
+# so the donor's first round reads that copy (its inode stays the same
+# from then on); then a checkpoint past it all, so the donor's index
+# (which starts from the checkpoint) has no record of the table's pages
+# but those written after the IMPORT. The donor is asked to hold after
+# its first round (donor.live.ask).
+straddle_prepare() {
+    local db save
+    db="$(cl_datadir 1)/tort"
+    save="$CL_BASE/logs/export2"
+    mkdir -p "$save"
+    cl_sql 1 "SET SESSION wsrep_on = OFF;
+        CREATE DATABASE IF NOT EXISTS tort;
+        DROP TABLE IF EXISTS tort.imp2;
+        CREATE TABLE tort.imp2 (id INT PRIMARY KEY, pad VARCHAR(200));
+        INSERT INTO tort.imp2 SELECT seq, REPEAT('s', 150) FROM mysql.seq_1_to_50000;
+        FLUSH TABLES tort.imp2 FOR EXPORT;
+        system cp $db/imp2.ibd $db/imp2.cfg $save/
+        UNLOCK TABLES;
+        ALTER TABLE tort.imp2 DISCARD TABLESPACE;
+        system cp $save/imp2.ibd $save/imp2.cfg $db/ && chown mysql:mysql $db/imp2.ibd $db/imp2.cfg" >/dev/null ||
+        die "preparing the straddling IMPORT (tort.imp2) on node 1 failed"
+    checkpoint_now
+    touch "$HOLD/donor.live.ask"
+}
+
+# Wait (120 s at most) until node 1's InnoDB has made a checkpoint past
+# where its log is now, its pages flushed at full speed meanwhile.
+checkpoint_now() {
+    local target pct t0=$SECONDS
+    target=$(cl_status 1 Innodb_lsn_current)
+    pct=$(cl_sql 1 "SELECT @@GLOBAL.innodb_max_dirty_pages_pct")
+    cl_sql 1 "SET GLOBAL innodb_max_dirty_pages_pct = 0"
+    until (($(cl_status 1 Innodb_lsn_last_checkpoint) >= target)); do
+        if ((SECONDS - t0 >= 120)); then
+            cl_sql 1 "SET GLOBAL innodb_max_dirty_pages_pct = $pct"
+            die "node 1 made no checkpoint past LSN $target within 120 s"
+        fi
+        sleep 0.2
+    done
+    cl_sql 1 "SET GLOBAL innodb_max_dirty_pages_pct = $pct"
+}
+
+# While the donor holds after its first round: IMPORT (every page of the
+# file converted, with no redo log), then rows that allocate a new extent,
+# and a checkpoint, so page 0 is on disk changed again with a record and
+# cannot tell (without that checkpoint its LSN 0 from the IMPORT would):
+# only the witnesses the donor noted before its first round can.
+straddle_import() {
+    cl_sql 1 "SET SESSION wsrep_on = OFF;
+        ALTER TABLE tort.imp2 IMPORT TABLESPACE;
+        INSERT INTO tort.imp2 SELECT seq, REPEAT('t', 150) FROM mysql.seq_50001_to_60000" >/dev/null ||
+        die "the straddling IMPORT of tort.imp2 on node 1 failed"
+    checkpoint_now
+}
+
 # Start the load of ORACLE_LOAD on node 1 (output to $1).
 load_start() {
     case $ORACLE_LOAD in
@@ -285,6 +353,11 @@ oracle_run() {
         cl_wipe 2
     fi
     rm -f "$HOLD"/donor.* "$HOLD"/joiner.*
+    local straddle=0
+    if [[ $variant == redo && $ORACLE_STRADDLE == 1 && $ORACLE_ENCRYPT != log ]]; then
+        straddle=1
+        straddle_prepare
+    fi
     out="$CL_BASE/logs/load-$r.txt"
     load_start "$out"
     sleep 2
@@ -314,6 +387,11 @@ oracle_run() {
         line=$(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo: (locked round|every file)' | sed 's/.*WSREP_SST: //' | tail -n 1)
         say "   $line"
         [[ $line =~ locked\ round:\ ([0-9]+)\ of ]] && VOUCHED=$((VOUCHED + BASH_REMATCH[1]))
+        if ((straddle)); then
+            [[ -e $HOLD/donor.live.go ]] || die "the donor never held after its first round (donor.live.ask)"
+            cl_expect_log 1 "$m1" "imp2\.ibd: a page changed without a redo record"
+            say "   IMPORT between the rounds: $(cl_log_grep 1 "$m1" 'imp2\.ibd: a page changed' | sed 's/.*WSREP_SST: //' | tail -n 1)"
+        fi
     else
         cl_refuse_log 1 "$m1" "rsrsync-lock-index=redo"
     fi

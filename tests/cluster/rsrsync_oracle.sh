@@ -34,7 +34,10 @@
 # run, an IMPORT TABLESPACE between the donor's first live round and its
 # lock, of a table whose file was copied in before the SST (see
 # straddle_prepare): the donor must tell and compare that file in full.
-# rsrsync only. Needs root.
+# ORACLE_SUITE (e.g. trixie: MariaDB 11.8; bullseye: 10.5) runs both nodes
+# in that Debian chroot (bin/lib/chroot.sh, built when missing) with the
+# binary of SST_BIN_DIR; on a server older than 10.8 the redo runs must
+# show the index's fallback. rsrsync only. Needs root.
 # Bounded by TEST_TIME_LIMIT seconds (default 1800). bin/torture runs the
 # long version.
 set -Eeuo pipefail
@@ -51,6 +54,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib/bench.sh"
 # shellcheck source=bin/lib/scratch.sh
 . "$ROOT/bin/lib/scratch.sh"
+# shellcheck source=bin/lib/chroot.sh
+. "$ROOT/bin/lib/chroot.sh"
 # shellcheck source=bin/lib/phases.sh
 . "$ROOT/bin/lib/phases.sh"
 
@@ -58,11 +63,12 @@ run_with_time_limit "${TEST_TIME_LIMIT:-1800}" "$0" "$@"
 require_root
 [[ $SST_METHOD == rsrsync ]] || die "the oracle holds rsrsync's donor and joiner; run it with SST_METHOD=rsrsync"
 : "${DATA_MB:=20}" "${ORACLE_RUNS:=6}" "${ORACLE_LOAD:=writes}" "${ORACLE_FS:=xfs}"
-: "${ORACLE_VARIANTS:=snapshot classic redo}" "${ORACLE_ENCRYPT:=}" "${ORACLE_STRADDLE:=1}"
+: "${ORACLE_VARIANTS:=snapshot classic redo}" "${ORACLE_ENCRYPT:=}" "${ORACLE_STRADDLE:=1}" "${ORACLE_SUITE:=}"
 read -r -a VARIANTS <<<"$ORACLE_VARIANTS"
 BN_LOAD_PID='' DDL_PID='' HOLD='' COPY='' KEPT='' DDL_DONE='' DDL_STOP=''
-# Blocks the redo log index sent unread under the lock, over all runs.
-VOUCHED=0
+# Blocks the redo log index sent unread under the lock, over all runs;
+# 1 when the server's redo log is older than the index reads (before 10.8).
+VOUCHED=0 OLD_REDO=0
 
 on_exit() {
     local rc=$?
@@ -354,7 +360,7 @@ oracle_run() {
     fi
     rm -f "$HOLD"/donor.* "$HOLD"/joiner.*
     local straddle=0
-    if [[ $variant == redo && $ORACLE_STRADDLE == 1 && $ORACLE_ENCRYPT != log ]]; then
+    if [[ $variant == redo && $ORACLE_STRADDLE == 1 && $ORACLE_ENCRYPT != log && $OLD_REDO == 0 ]]; then
         straddle=1
         straddle_prepare
     fi
@@ -378,7 +384,10 @@ oracle_run() {
     else
         cl_refuse_log 1 "$m1" "files cloned"
     fi
-    if [[ $variant == redo && $ORACLE_ENCRYPT == log ]]; then
+    if [[ $variant == redo && $OLD_REDO == 1 ]]; then
+        cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: .*: every file is compared in full under the lock"
+        say "   $(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo' | sed 's/.*WSREP_SST: //' | tail -n 1)"
+    elif [[ $variant == redo && $ORACLE_ENCRYPT == log ]]; then
         cl_expect_log 1 "$m1" "rsrsync-lock-index=redo: the redo log is encrypted"
         say "   $(cl_log_grep 1 "$m1" 'rsrsync-lock-index=redo' | sed 's/.*WSREP_SST: //' | tail -n 1)"
     elif [[ $variant == redo ]]; then
@@ -404,7 +413,7 @@ oracle_run() {
     phase_end
 }
 
-phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD${ORACLE_ENCRYPT:+, encrypted $ORACLE_ENCRYPT}"
+phase_begin "cluster on ${ORACLE_FS}, $DATA_MB MiB on node 1, both nodes with RSRSYNC_TEST_HOLD${ORACLE_ENCRYPT:+, encrypted $ORACLE_ENCRYPT}${ORACLE_SUITE:+, in the $ORACLE_SUITE chroot}"
 if [[ $ORACLE_FS == xfs ]]; then
     sc_image_up "$((DATA_MB * 8 + 3072))M" xfs
     CL_TMP=$SC_MNT
@@ -426,11 +435,23 @@ innodb_encrypt_log=$([[ $ORACLE_ENCRYPT == log ]] && echo ON || echo OFF)"
     *) die "ORACLE_ENCRYPT must be tables or log, not '$ORACLE_ENCRYPT'" ;;
 esac
 cl_init 2
+if [[ -n $ORACLE_SUITE ]]; then
+    [[ -x ${SST_BIN_DIR:-}/wsrep_sst_rsrsync ]] || die "ORACLE_SUITE: SST_BIN_DIR must hold the wsrep_sst_rsrsync to copy into the chroot"
+    root=$(ch_ensure "$ORACLE_SUITE" "$CL_BASE/logs/chroot-$ORACLE_SUITE.log")
+    install -m 0755 "$SST_BIN_DIR/wsrep_sst_rsrsync" "$root/usr/bin/wsrep_sst_rsrsync"
+    cl_set_root 1 "$root"
+    cl_set_root 2 "$root"
+    say "   both nodes in the $ORACLE_SUITE chroot: $(ch_versions "$root")"
+fi
 HOLD="$CL_BASE/hold"
 mkdir -p "$HOLD" && chown mysql:mysql "$HOLD"
 export RSRSYNC_TEST_HOLD=$HOLD
 cl_install 1
 cl_bootstrap 1
+version=$(cl_server_version 1) || die "cannot read node 1's server version"
+[[ $version =~ ^([0-9]+)\.([0-9]+)\. ]] || die "node 1's server version '$version' is not major.minor.patch"
+((BASH_REMATCH[1] * 100 + BASH_REMATCH[2] >= 1008)) || OLD_REDO=1
+say "   node 1 runs MariaDB $version"
 # Aria's checkpoint may write its log and control file under the lock (the
 # donor sends the control file as read before the walk, for that reason):
 # a copy taken later would then differ from what was sent without anything
@@ -453,7 +474,7 @@ for ((r = 1; r <= ORACLE_RUNS; r++)); do
     (((r - 1) / n % 2 == 1)) && how=rejoin
     oracle_run "${VARIANTS[$(((r - 1) % n))]}" "$r" "$how"
 done
-if [[ " ${VARIANTS[*]} " == *" redo "* && $ORACLE_ENCRYPT != log ]]; then
+if [[ " ${VARIANTS[*]} " == *" redo "* && $ORACLE_ENCRYPT != log && $OLD_REDO == 0 ]]; then
     phase_begin "the redo log index vouched for blocks under the lock (else the redo runs proved nothing)"
     ((VOUCHED > 0)) || die "no redo run sent a block unread under the lock"
     say "   $VOUCHED blocks sent unread under the lock, every one byte-equal"

@@ -227,21 +227,29 @@ ddl_loop() {
     done
 }
 
+# Print the SQL (for the mariadb client, on node 1) that exports table
+# tort.$1, discards its tablespace and copies the exported files back
+# into the datadir, ready for IMPORT TABLESPACE (the copy kept under
+# logs/export-$1).
+discard_sql() {
+    local t=$1 db save
+    db="$(cl_datadir 1)/tort"
+    save="$CL_BASE/logs/export-$t"
+    mkdir -p "$save"
+    printf '%s\n' "FLUSH TABLES tort.$t FOR EXPORT;" \
+        "system cp $db/$t.ibd $db/$t.cfg $save/" \
+        "UNLOCK TABLES;" \
+        "ALTER TABLE tort.$t DISCARD TABLESPACE;" \
+        "system cp $save/$t.ibd $save/$t.cfg $db/ && chown mysql:mysql $db/$t.ibd $db/$t.cfg"
+}
+
 # Export tort.imp on node 1, discard its tablespace and import the copy
 # (IMPORT rewrites every page of the file without redo log). On node 1
 # alone (wsrep_on=OFF): node 2 has no copy to import, and the test drops
 # the table everywhere before it compares the nodes' tables.
 import_cycle() {
-    local db save
-    db="$(cl_datadir 1)/tort"
-    save="$CL_BASE/logs/export"
-    mkdir -p "$save"
     cl_sql 1 "SET SESSION wsrep_on = OFF;
-        FLUSH TABLES tort.imp FOR EXPORT;
-        system cp $db/imp.ibd $db/imp.cfg $save/
-        UNLOCK TABLES;
-        ALTER TABLE tort.imp DISCARD TABLESPACE;
-        system cp $save/imp.ibd $save/imp.cfg $db/ && chown mysql:mysql $db/imp.ibd $db/imp.cfg
+        $(discard_sql imp)
         ALTER TABLE tort.imp IMPORT TABLESPACE;
         UPDATE tort.imp SET pad = REPEAT('j', 150) WHERE id % 50 = 0"
 }
@@ -257,20 +265,12 @@ import_cycle() {
 # but those written after the IMPORT. The donor is asked to hold after
 # its first round (donor.live.ask).
 straddle_prepare() {
-    local db save
-    db="$(cl_datadir 1)/tort"
-    save="$CL_BASE/logs/export2"
-    mkdir -p "$save"
     cl_sql 1 "SET SESSION wsrep_on = OFF;
         CREATE DATABASE IF NOT EXISTS tort;
         DROP TABLE IF EXISTS tort.imp2;
         CREATE TABLE tort.imp2 (id INT PRIMARY KEY, pad VARCHAR(200));
         INSERT INTO tort.imp2 SELECT seq, REPEAT('s', 150) FROM mysql.seq_1_to_50000;
-        FLUSH TABLES tort.imp2 FOR EXPORT;
-        system cp $db/imp2.ibd $db/imp2.cfg $save/
-        UNLOCK TABLES;
-        ALTER TABLE tort.imp2 DISCARD TABLESPACE;
-        system cp $save/imp2.ibd $save/imp2.cfg $db/ && chown mysql:mysql $db/imp2.ibd $db/imp2.cfg" >/dev/null ||
+        $(discard_sql imp2)" >/dev/null ||
         die "preparing the straddling IMPORT (tort.imp2) on node 1 failed"
     checkpoint_now
     touch "$HOLD/donor.live.ask"

@@ -872,6 +872,7 @@ fn check_and_the_dry_run_agree_on_every_setting() {
     assert_eq!(value("backup-threads"), "3");
     assert_eq!(value("rsrsync-delta"), "off");
     assert_eq!(value("rsrsync-io-priority"), "normal");
+    assert_eq!(value("rsrsync-lock-index"), "redo", "the default");
     assert!(
         value("rlimit").starts_with("64 MiB/s"),
         "{}",

@@ -19,7 +19,7 @@ const SWITCHES: [(&str, &[&str]); 7] = [
     ("rsrsync-compress", &["none", "lz4", "zstd"]),
     ("rlimit-lock", &["off", "on"]),
     ("rsrsync-io-priority", &["idle", "normal"]),
-    ("rsrsync-lock-index", &["full", "redo"]),
+    ("rsrsync-lock-index", &["redo", "full"]),
 ];
 
 /// Upper bound on data streams, whatever the configuration says.

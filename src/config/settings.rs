@@ -96,7 +96,7 @@ pub(crate) struct Settings {
     pub(crate) idle_copy: bool,
     /// Donor, short lock: follow InnoDB's redo log during the live rounds
     /// and send the blocks it shows unchanged unread
-    /// (`rsrsync-lock-index=redo`; `full`, the default, compares every
+    /// (`rsrsync-lock-index=redo`, the default; `full` compares every
     /// block; see `transfer::redo`).
     pub(crate) redo_index: bool,
     /// Tests: the byte-equal oracle's directory (`RSRSYNC_TEST_HOLD`,
@@ -563,10 +563,13 @@ mod tests {
             [OsString::from("foobar"), OsString::from("ibdata2")]
         );
         assert_eq!(s.address.sst_ver.as_deref(), Some("1"));
-        assert!(s.delta && s.short_lock, "defaults");
+        assert!(s.delta && s.short_lock && s.redo_index, "defaults");
         let knobs = "[sst]\nrsrsync-delta=OFF\nrsrsync-lock=full\n";
         let s = resolve_with(&words, knobs, &[]).expect("resolves");
         assert!(!s.delta && !s.short_lock);
+        assert!(!s.redo_index, "no live rounds to serve with the full lock");
+        let s = resolve_with(&words, "[sst]\nrsrsync-lock-index=Full\n", &[]).expect("resolves");
+        assert!(s.short_lock && !s.redo_index);
         let err = resolve_with(&words, "[sst]\nrsrsync-lock=brief\n", &[]).expect_err("bad value");
         assert_eq!(crate::exit::exit_of(&err), Some(Exit::Invalid));
         assert!(

@@ -13,9 +13,10 @@
 # Runs ORACLE_RUNS SSTs (default 6) rotating over ORACLE_VARIANTS (default
 # "snapshot classic redo": rsrsync-snapshot=auto, where every file is cloned
 # and the one round runs after `continue`, and rsrsync-snapshot=off, live
-# rounds then the full compare under the lock; "redo" is
-# rsrsync-snapshot=off with rsrsync-lock-index=redo, the rounds after the
-# first sending unread the blocks InnoDB's redo log shows unchanged), each
+# rounds then the full compare under the lock, both with
+# rsrsync-lock-index=full; "redo" is rsrsync-snapshot=off with the default
+# rsrsync-lock-index=redo, the rounds after the first sending unread the
+# blocks InnoDB's redo log shows unchanged), each
 # first into an empty joiner, then (from the second pass over the
 # variants) into the joiner's previous datadir (a re-join: delta).
 # ORACLE_LOAD: "writes" (default: sysbench oltp_write_only at 100 tx/s) or
@@ -348,9 +349,10 @@ oracle_run() {
     phase_begin "run $r: $variant, $how joiner, load $ORACLE_LOAD: node 2's files equal the locked copy"
     # The holds may outlast the default inactivity timeout of 120 s.
     case $variant in
-        snapshot) cl_set_sst_options "rsrsync-timeout=900" ;;
-        classic) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" ;;
-        redo) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" "rsrsync-lock-index=redo" ;;
+        snapshot) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-lock-index=full" ;;
+        classic) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" "rsrsync-lock-index=full" ;;
+        # The default index: what an operator who sets nothing gets.
+        redo) cl_set_sst_options "rsrsync-timeout=900" "rsrsync-snapshot=off" ;;
         *) die "ORACLE_VARIANTS: unknown variant '$variant' (snapshot, classic, redo)" ;;
     esac
     if [[ $how == rejoin ]]; then

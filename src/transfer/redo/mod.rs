@@ -1,5 +1,5 @@
 //! InnoDB's redo log as the donor's change index
-//! (`[sst] rsrsync-lock-index=redo`): where the filesystem cannot clone,
+//! (`[sst] rsrsync-lock-index=redo`, the default): where the filesystem cannot clone,
 //! the rounds after the first need not read the blocks of tablespaces that
 //! InnoDB has not written since the first round began.
 //!

@@ -1,7 +1,7 @@
 //! InnoDB's redo log as the donor's change index
-//! (`[sst] rsrsync-lock-index=redo`, the default): where the filesystem cannot clone,
-//! the rounds after the first need not read the blocks of tablespaces that
-//! InnoDB has not written since the first round began.
+//! (`[sst] rsrsync-lock-index=redo`, the default): where the filesystem
+//! cannot clone, the rounds after the first need not read the blocks of
+//! tablespaces that InnoDB has not written since the first round began.
 //!
 //! Write-ahead logging is the proof. When the first live round starts,
 //! every page InnoDB may still write to a data file is dirty in its buffer

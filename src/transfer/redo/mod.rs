@@ -239,6 +239,57 @@ impl Reader {
     }
 }
 
+/// Starts at the log's newest checkpoint this many times at most before
+/// the first round (see [`catch_up`]).
+const CATCH_UP_TRIES: usize = 3;
+
+/// How long the donor reads the log before its first round at most; the
+/// reader's thread reads the rest.
+const CATCH_UP: Duration = Duration::from_secs(1);
+
+/// A reader of the log at `path` that has read what InnoDB wrote since
+/// its newest checkpoint (for [`CATCH_UP`] at most), with what it found
+/// and that checkpoint's LSN, before the first round reads any file.
+///
+/// A reader still behind when a checkpoint passes where it is may find
+/// what it has yet to read overwritten (see [`Reader::look`]), and the
+/// log behind a checkpoint can be most of the ring: a reader that fails
+/// here starts again at the newer checkpoint, as sound as the first while
+/// no round has read a file. Once it has caught up it reads about as
+/// fast as InnoDB writes, ahead of the checkpoints.
+fn catch_up(path: &Path) -> Result<(Reader, Seen, u64)> {
+    let mut tries = 1;
+    loop {
+        let mut reader = Reader::open(path)?;
+        let checkpoint = reader.lsn;
+        let seen = Mutex::new(Seen {
+            lsn: checkpoint,
+            ..Seen::default()
+        });
+        let started = Instant::now();
+        let read = loop {
+            match reader.look(&seen) {
+                Ok(Look::More) if started.elapsed() < CATCH_UP => {}
+                Ok(_) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match read {
+            Ok(()) => {
+                let seen = seen.into_inner().unwrap_or_else(PoisonError::into_inner);
+                return Ok((reader, seen, checkpoint));
+            }
+            Err(e) if tries < CATCH_UP_TRIES => {
+                log::info!(
+                    "rsrsync-lock-index=redo: {e:#}: starting again at the newest checkpoint"
+                );
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The index of one SST: the reader (in its thread until the lock), what
 /// it found, and what the joiner holds of each file from the last round.
 #[derive(Debug)]
@@ -316,7 +367,11 @@ impl Firsts {
 
 impl First {
     /// What the witnesses say of the file `file`, now `now`, the log's
-    /// records so far `seen`: the first one no record touched is read.
+    /// records so far `seen`: those no record touched are read in turn
+    /// until one tells. A page whose LSN is past where the reader is may
+    /// have its record in the log the reader has yet to parse (InnoDB
+    /// writes a page once its log is durable, up to a poll ahead of the
+    /// reader): it tells nothing yet.
     fn witness(&self, seen: &Seen, now: &Print, file: &File) -> Witness {
         if self.print.file != now.file || self.print.page_size != now.page_size {
             return Witness::None;
@@ -324,14 +379,15 @@ impl First {
         let untouched = self
             .witnesses
             .iter()
-            .find(|&&(page, _)| !seen.touches(now.space, page..page + 1));
-        match untouched {
-            None => Witness::None,
-            Some(&(page, lsn)) if page_lsn(file, now.page_size, page) == Some(lsn) => {
-                Witness::Holds
+            .filter(|&&(page, _)| !seen.touches(now.space, page..page + 1));
+        for &(page, lsn) in untouched {
+            match page_lsn(file, now.page_size, page) {
+                Some(found) if found == lsn => return Witness::Holds,
+                Some(found) if found > seen.lsn => continue,
+                _ => return Witness::Rewritten,
             }
-            Some(_) => Witness::Rewritten,
         }
+        Witness::None
     }
 }
 
@@ -373,8 +429,8 @@ impl LockIndex {
     /// line, when the log is not one the index can follow.
     pub(crate) fn start(redo_dir: &Path) -> Option<LockIndex> {
         let path = redo_dir.join("ib_logfile0");
-        let mut reader = match Reader::open(&path) {
-            Ok(reader) => reader,
+        let (mut reader, seen, checkpoint) = match catch_up(&path) {
+            Ok(caught) => caught,
             Err(e) => {
                 log::info!(
                     "rsrsync-lock-index=redo: {e:#}: every file is compared in full under the lock"
@@ -383,14 +439,13 @@ impl LockIndex {
             }
         };
         log::info!(
-            "rsrsync-lock-index=redo: following {} from its checkpoint at LSN {}",
+            "rsrsync-lock-index=redo: following {} from its checkpoint at LSN {} (read to LSN \
+             {} before the first round)",
             path.display(),
+            checkpoint,
             reader.lsn
         );
-        let seen = Arc::new(Mutex::new(Seen {
-            lsn: reader.lsn,
-            ..Seen::default()
-        }));
+        let seen = Arc::new(Mutex::new(seen));
         let ring = reader.ring;
         let stop = Arc::new(AtomicBool::new(false));
         let follower = {

@@ -584,15 +584,11 @@ fn datadir(dir: &Path) -> u64 {
     image.lsn
 }
 
-/// Starts the index on the datadir `dir` and waits (5 s at most) until
-/// its reader has read the log to `end`.
+/// Starts the index on the datadir `dir`, whose log ends at `end`: its
+/// reader has read the log to there before the first round.
 fn start_index(dir: &Path, end: u64) -> LockIndex {
     let index = LockIndex::start(dir).expect("the index follows the log");
-    let t0 = Instant::now();
-    while index.seen.lock().expect("seen").lsn < end {
-        assert!(t0.elapsed() < Duration::from_secs(5), "the reader is stuck");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert_eq!(index.seen.lock().expect("seen").lsn, end);
     index
 }
 
@@ -661,4 +657,26 @@ fn a_file_rewritten_without_redo_log_is_compared_in_full() {
     // Once found rewritten, never vouched for again.
     set_page_lsns(&dir.join("db/a.ibd"), 1..256, 0x0707_0707_0707_0707);
     assert_eq!(round(&mut index, dir, true, false), [log]);
+}
+
+#[test]
+fn a_witness_newer_than_the_reader_tells_nothing_yet() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let end = datadir(dir);
+    let mut index = start_index(dir, end);
+    assert!(round(&mut index, dir, false, true).is_empty());
+    // InnoDB wrote the witness pages after records the reader has yet to
+    // parse: no proof either way, so a.ibd is compared in full, in this
+    // round only.
+    let a = dir.join("db/a.ibd");
+    set_page_lsns(&a, 1..256, end + 100);
+    let log = ("ib_logfile0".to_string(), 1);
+    let b = ("db/b.ibd".to_string(), 2);
+    assert_eq!(round(&mut index, dir, true, true), [log.clone(), b.clone()]);
+    set_page_lsns(&a, 1..256, 0x0707_0707_0707_0707);
+    assert_eq!(
+        round(&mut index, dir, true, false),
+        [log, ("db/a.ibd".to_string(), 3), b]
+    );
 }

@@ -22,7 +22,7 @@ def row: join("\t");
   def sizes: .meta.sizes | split(" ");
   (sizes) as $sz
 | "Benchmark of SST methods, \(.meta.date): \(.meta.cpus) CPUs (\(.meta.cpu)), \(.meta.mem), kernel \(.meta.kernel)",
-  "MariaDB \(.meta.mariadb), Galera \(.meta.galera), rsync \(.meta.rsync), stunnel \(.meta.stunnel), \(.meta.rsrsync) (commit \(.meta.commit))",
+  "MariaDB \(.meta.mariadb), Galera \(.meta.galera), rsync \(.meta.rsync), stunnel \(.meta.stunnel), \(.meta.rsrsync) (\(.meta.commit))",
   "Nodes: \(.meta.nodes // "not recorded")",
   "Cells: median [min-max] over the runs. Times in s, sizes in MiB, rates in MiB/s (bytes to the joiner's SST port, IP headers included, / SST time on the joiner).",
   table("main"; "Full SST, \($sz[0]) MiB requested (datadir below), loopback, no TLS";

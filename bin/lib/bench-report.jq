@@ -64,7 +64,7 @@ def row: join("\t");
      ["read/datadir", "read_ratio", 2], ["longest write stall ms", "stall_ms", 0],
      ["over the whole load ms", "stall_load_ms", 0],
      ["join->Synced", "join_s", 1], ["CPU donor", "cpu_donor_s", 1]])),
-  (.ratios.cache[]? | ["  \(.part)\(.label) \(.size_mb) MiB: SST \(.sst_vs_rsync | ratio), lock \(.lock_vs_rsync | ratio) (\(.lock_growth | ratio)x the smallest size's), reads \(.reads | ratio) (rsync \(.rsync_reads | ratio)), stall \(.stall_ms | ratio) ms (rsync \(.rsync_stall_ms | ratio))"] | row),
+  (.ratios.cache[]? | ["  \(.part)\(.label) \(.size_mb) MiB: SST \(.sst_vs_rsync | ratio), lock \(.lock_vs_rsync | ratio) (\(.lock_growth | ratio)x the smallest size's), reads \(.reads | ratio) (rsync \(.rsync_reads | ratio)), worst stall \(.stall_ms | ratio) ms (rsync \(.rsync_stall_ms | ratio))"] | row),
   table("slow"; "Slow link (\(.meta.link), two network namespaces), \($sz[2]) MiB requested";
     [["join->Synced", "join_s", 1], ["SST joiner", "sst_joiner_s", 1], ["sent MiB", "wire_mib", 0],
      ["saved MiB", "saved_mib", 0], ["wire MiB/s", "tput", 2], ["data MiB/s", "eff_tput", 2],

@@ -124,7 +124,7 @@ def group_stats:
        target("\(.part)\(.label) \(.size_mb) MiB: lock vs the lock at the smallest size"; .lock_growth; "<= 1.3"; (.lock_growth // 9) <= 1.3),
        target("\(.part)\(.label) \(.size_mb) MiB: SST time vs rsync"; .sst_vs_rsync; "<= 0.8"; (.sst_vs_rsync // 9) <= 0.8),
        target("\(.part)\(.label) \(.size_mb) MiB: donor disk reads / datadir"; .reads; "<= 1.3"; (.reads // 9) <= 1.3),
-       target("\(.part)\(.label) \(.size_mb) MiB: longest write stall ms"; .stall_ms; "<= 1000"; (.stall_ms // 1e9) <= 1000))
+       target("\(.part)\(.label) \(.size_mb) MiB: longest write stall ms, worst run"; .stall_ms; "<= 1000"; (.stall_ms // 1e9) <= 1000))
   ] as $targets
 | {
     meta: $meta,

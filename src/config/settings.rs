@@ -90,9 +90,9 @@ pub(crate) struct Settings {
     /// filesystem can (`rsrsync-snapshot=auto`, the default) and send the
     /// clones after `continue`; `off` compares every file under the lock.
     pub(crate) snapshot: bool,
-    /// Donor: after `continue`, copy at idle I/O priority
-    /// (`rsrsync-io-priority=idle`, the default) or at the priority
-    /// mariadbd gave us (`normal`; see `roles::priority`).
+    /// Donor: in the live rounds and after `continue`, copy at idle I/O
+    /// priority (`rsrsync-io-priority=idle`, the default) or at the
+    /// priority mariadbd gave us (`normal`; see `roles::priority`).
     pub(crate) idle_copy: bool,
     /// Donor, short lock: follow InnoDB's redo log during the live rounds
     /// and send the blocks it shows unchanged unread

@@ -136,6 +136,10 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         // Copy while the server runs, again while that pays (see
         // worth_another_live_round); what changes meanwhile is settled under
         // the lock, which therefore lasts only for the differences.
+        let given = super::priority::given();
+        if settings.idle_copy {
+            super::priority::yield_io_from_here();
+        }
         loop {
             let round = rounds.run(&mut control, &connect, &[], None, index.as_mut())?;
             laps.push(Lap {
@@ -151,6 +155,9 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
                 break;
             }
             control.send(&Frame::Round { live: true })?;
+        }
+        if settings.idle_copy {
+            super::priority::restore_io(given);
         }
     }
     out.flush_tables()?;

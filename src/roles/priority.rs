@@ -1,17 +1,18 @@
-//! The donor's I/O priority once the lock is gone: idle (`ioprio_set(2)`,
-//! `IOPRIO_CLASS_IDLE`) for every thread of the process, so the copy after
-//! `continue` uses the disk only when the server does not.
+//! The donor's I/O priority while the server runs: idle (`ioprio_set(2)`,
+//! `IOPRIO_CLASS_IDLE`) for the live rounds and for the copy after
+//! `continue`, so the copy uses the disk only when the server does not;
+//! under the lock the priority mariadbd gave, as the server waits for it.
 //!
 //! Why: out of the page cache the copy reads the datadir as fast as the
 //! disk allows, and InnoDB writes its redo log with O_DIRECT at every
 //! commit; at the same priority each commit's write waits in the disk's
 //! queue behind our reads, the server commits fewer transactions than its
 //! clients send, and their queue grows for as long as the copy lasts (the
-//! benchmark saw 1.2–1.4 s of write stall at 2 GiB, 3.9 s at 8 GiB). At
-//! idle priority the stall is the lock's again (about 0.5 s), and the copy
-//! is no slower: the server writes little. Schedulers that ignore
-//! priorities (`none`) make this a no-op; so does a failure, which is
-//! only logged.
+//! benchmark saw 1.2–1.4 s of write stall at 2 GiB, 3.9 s at 8 GiB after
+//! `continue`, and 1.1–1.9 s during the live rounds on ext4). At idle
+//! priority the stall is the lock's again (about 0.5 s), and the copy is
+//! no slower: the server writes little. Schedulers that ignore priorities
+//! (`none`) make this a no-op; so does a failure, which is only logged.
 //!
 //! The cost falls on a donor whose disk the server keeps busy: mq-deadline
 //! serves an idle request once it has waited 10 s (its
@@ -20,14 +21,43 @@
 //! copy crawls. `rsrsync-io-priority=normal` keeps the priority mariadbd
 //! gave us, for operators who would rather slow the server than the SST.
 
+use ioprio::{Pid, Priority, Target};
+
+/// The calling thread.
+const THIS_THREAD: Target = Target::Process(Pid::from_raw(0));
+
+/// The I/O priority mariadbd gave the calling thread.
+pub(super) fn given() -> Priority {
+    ioprio::get_priority(THIS_THREAD).unwrap_or_default()
+}
+
+/// Puts the calling thread, and so the threads it starts from now on (the
+/// live rounds' streams), in the idle I/O class; threads started before
+/// (the redo log index's reader, which must keep up with InnoDB) keep
+/// theirs. Advice only: a failure is logged.
+pub(super) fn yield_io_from_here() {
+    match ioprio::set_priority(THIS_THREAD, Priority::new(ioprio::Class::Idle)) {
+        Ok(()) => log::info!("live rounds at idle I/O priority"),
+        Err(e) => log::info!("could not lower the live rounds' I/O priority: {e}"),
+    }
+}
+
+/// Gives the calling thread the priority `given` again (the locked round's
+/// streams inherit it). Advice only: a failure is logged.
+pub(super) fn restore_io(given: Priority) {
+    if let Err(e) = ioprio::set_priority(THIS_THREAD, given) {
+        log::info!("could not restore the I/O priority for the lock: {e}");
+    }
+}
+
 /// Puts every thread of this process (and so the threads they start) in
 /// the idle I/O class. Advice only: errors are logged, never returned.
 pub(super) fn yield_io() {
-    let idle = ioprio::Priority::new(ioprio::Class::Idle);
+    let idle = Priority::new(ioprio::Class::Idle);
     let mut threads = 0u32;
     let mut failed = None;
     for tid in threads_of_this_process() {
-        let target = ioprio::Target::Process(ioprio::Pid::from_raw(tid));
+        let target = Target::Process(Pid::from_raw(tid));
         match ioprio::set_priority(target, idle) {
             Ok(()) => threads += 1,
             Err(e) => failed = Some(e),
@@ -51,6 +81,41 @@ fn threads_of_this_process() -> Vec<i32> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn class() -> Option<ioprio::Class> {
+        ioprio::get_priority(THIS_THREAD)
+            .expect("ioprio_get")
+            .class()
+    }
+
+    // In a thread of its own, so that no other test reads at idle priority.
+    #[test]
+    fn the_live_rounds_threads_yield_and_the_lock_gets_the_priority_back() {
+        std::thread::spawn(|| {
+            let given = given();
+            let (yielded, wait) = std::sync::mpsc::channel::<()>();
+            let before = std::thread::spawn(move || {
+                let _ = wait.recv();
+                class()
+            });
+            yield_io_from_here();
+            assert_eq!(class(), Some(ioprio::Class::Idle));
+            let stream = std::thread::spawn(class).join().expect("stream");
+            assert_eq!(stream, Some(ioprio::Class::Idle), "a stream started since");
+            drop(yielded);
+            let reader = before.join().expect("reader");
+            assert_ne!(reader, Some(ioprio::Class::Idle), "a thread started before");
+            restore_io(given);
+            assert_eq!(
+                ioprio::get_priority(THIS_THREAD).expect("ioprio_get"),
+                given
+            );
+        })
+        .join()
+        .expect("test thread");
+    }
+
     // Not yield_io itself: it would slow every other test's I/O.
     #[test]
     fn lists_every_thread() {

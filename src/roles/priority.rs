@@ -89,31 +89,47 @@ mod tests {
             .class()
     }
 
-    // In a thread of its own, so that no other test reads at idle priority.
+    /// Set in the process the test below runs in.
+    const ALONE: &str = "RSRSYNC_TEST_PRIORITY_ALONE";
+
+    // In a process of its own: the donors of the end-to-end tests put
+    // every thread of the test process in the idle class after `continue`.
     #[test]
     fn the_live_rounds_threads_yield_and_the_lock_gets_the_priority_back() {
-        std::thread::spawn(|| {
-            let given = given();
-            let (yielded, wait) = std::sync::mpsc::channel::<()>();
-            let before = std::thread::spawn(move || {
-                let _ = wait.recv();
-                class()
-            });
-            yield_io_from_here();
-            assert_eq!(class(), Some(ioprio::Class::Idle));
-            let stream = std::thread::spawn(class).join().expect("stream");
-            assert_eq!(stream, Some(ioprio::Class::Idle), "a stream started since");
-            drop(yielded);
-            let reader = before.join().expect("reader");
-            assert_ne!(reader, Some(ioprio::Class::Idle), "a thread started before");
-            restore_io(given);
-            assert_eq!(
-                ioprio::get_priority(THIS_THREAD).expect("ioprio_get"),
-                given
-            );
-        })
-        .join()
-        .expect("test thread");
+        const NAME: &str = "roles::priority::tests::the_live_rounds_threads_yield_and_the_lock_gets_the_priority_back";
+        if std::env::var_os(ALONE).is_none() {
+            let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+                .args(["--exact", NAME, "--test-threads=1"])
+                .env(ALONE, "1")
+                .status()
+                .expect("the test in a process of its own");
+            assert!(status.success(), "{NAME} alone: {status}");
+            return;
+        }
+        // What mariadbd gives is inherited; start from a known class.
+        let normal = Priority::new(ioprio::Class::BestEffort(
+            ioprio::BePriorityLevel::from_level(4).expect("level 4"),
+        ));
+        ioprio::set_priority(THIS_THREAD, normal).expect("ioprio_set");
+        let given = given();
+        assert_eq!(given, normal);
+        let (yielded, wait) = std::sync::mpsc::channel::<()>();
+        let before = std::thread::spawn(move || {
+            let _ = wait.recv();
+            class()
+        });
+        yield_io_from_here();
+        assert_eq!(class(), Some(ioprio::Class::Idle));
+        let stream = std::thread::spawn(class).join().expect("stream");
+        assert_eq!(stream, Some(ioprio::Class::Idle), "a stream started since");
+        drop(yielded);
+        let reader = before.join().expect("reader");
+        assert_eq!(reader, normal.class(), "a thread started before");
+        restore_io(given);
+        assert_eq!(
+            ioprio::get_priority(THIS_THREAD).expect("ioprio_get"),
+            given
+        );
     }
 
     // Not yield_io itself: it would slow every other test's I/O.

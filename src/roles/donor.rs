@@ -136,10 +136,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
         // Copy while the server runs, again while that pays (see
         // worth_another_live_round); what changes meanwhile is settled under
         // the lock, which therefore lasts only for the differences.
-        let given = super::priority::given();
-        if settings.idle_copy {
-            super::priority::yield_io_from_here();
-        }
+        let given = settings.idle_copy.then(super::priority::yield_io_from_here);
         loop {
             let round = rounds.run(&mut control, &connect, &[], None, index.as_mut())?;
             laps.push(Lap {
@@ -156,7 +153,7 @@ pub(super) fn run(settings: &Settings, stop: &Arc<Stop>, out: &mut Mariadbd) -> 
             }
             control.send(&Frame::Round { live: true })?;
         }
-        if settings.idle_copy {
+        if let Some(given) = given {
             super::priority::restore_io(given);
         }
     }

@@ -27,19 +27,22 @@ use ioprio::{Pid, Priority, Target};
 const THIS_THREAD: Target = Target::Process(Pid::from_raw(0));
 
 /// The I/O priority mariadbd gave the calling thread.
-pub(super) fn given() -> Priority {
+fn given() -> Priority {
     ioprio::get_priority(THIS_THREAD).unwrap_or_default()
 }
 
 /// Puts the calling thread, and so the threads it starts from now on (the
 /// live rounds' streams), in the idle I/O class; threads started before
 /// (the redo log index's reader, which must keep up with InnoDB) keep
-/// theirs. Advice only: a failure is logged.
-pub(super) fn yield_io_from_here() {
+/// theirs. Returns the priority it had, for [`restore_io`]. Advice only:
+/// a failure is logged.
+pub(super) fn yield_io_from_here() -> Priority {
+    let given = given();
     match ioprio::set_priority(THIS_THREAD, Priority::new(ioprio::Class::Idle)) {
         Ok(()) => log::info!("live rounds at idle I/O priority"),
         Err(e) => log::info!("could not lower the live rounds' I/O priority: {e}"),
     }
+    given
 }
 
 /// Gives the calling thread the priority `given` again (the locked round's
@@ -111,14 +114,13 @@ mod tests {
             ioprio::BePriorityLevel::from_level(4).expect("level 4"),
         ));
         ioprio::set_priority(THIS_THREAD, normal).expect("ioprio_set");
-        let given = given();
-        assert_eq!(given, normal);
         let (yielded, wait) = std::sync::mpsc::channel::<()>();
         let before = std::thread::spawn(move || {
             let _ = wait.recv();
             class()
         });
-        yield_io_from_here();
+        let given = yield_io_from_here();
+        assert_eq!(given, normal);
         assert_eq!(class(), Some(ioprio::Class::Idle));
         let stream = std::thread::spawn(class).join().expect("stream");
         assert_eq!(stream, Some(ioprio::Class::Idle), "a stream started since");

@@ -267,14 +267,11 @@ fn catch_up(path: &Path) -> Result<(Reader, Seen, u64)> {
             ..Seen::default()
         });
         let started = Instant::now();
-        let read = loop {
-            match reader.look(&seen) {
-                Ok(Look::More) if started.elapsed() < CATCH_UP => {}
-                Ok(_) => break Ok(()),
-                Err(e) => break Err(e),
-            }
+        let mut read = || -> Result<()> {
+            while reader.look(&seen)? == Look::More && started.elapsed() < CATCH_UP {}
+            Ok(())
         };
-        match read {
+        match read() {
             Ok(()) => {
                 let seen = seen.into_inner().unwrap_or_else(PoisonError::into_inner);
                 return Ok((reader, seen, checkpoint));
